@@ -1,0 +1,217 @@
+//! Application state and the one router with its middleware stack.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::ServerConfig;
+use crate::http;
+use crate::store::Db;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    db: Db,
+    config: ServerConfig,
+    metrics: PrometheusHandle,
+    openapi: String,
+}
+
+impl AppState {
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+
+    pub fn metrics(&self) -> &PrometheusHandle {
+        &self.0.metrics
+    }
+
+    pub fn openapi_json(&self) -> &str {
+        &self.0.openapi
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "diemcau API",
+        description = "Học tập chuyên đề trực tuyến từ tỉnh đến xã: đơn vị, danh sách thành viên, buổi học, điểm cầu, tài khoản.\n\n\
+            Errors always have the body `{\"error\": {\"code\", \"message\", \"field\"?, \"problems\"?}}`: a stable code for programs and a Vietnamese message for people.\n\n\
+            Authentication: `Authorization: Bearer <token>` (API tokens, see /auth/tokens), or the session cookie set by /auth/login \
+            together with the `X-CSRF-Token` header on every change. Point operators send `Authorization: Operator <secret from the operator link>`."
+    ),
+    servers((url = "/api")),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Đăng nhập, mã truy cập — sign-in and API tokens"),
+        (name = "accounts", description = "Tài khoản ban tổ chức và quản lý đơn vị"),
+        (name = "units", description = "Cây đơn vị — the unit tree"),
+        (name = "members", description = "Danh sách thành viên — rosters"),
+        (name = "sessions", description = "Buổi học tập chuyên đề và phát sóng"),
+        (name = "points", description = "Điểm cầu — connection points"),
+        (name = "operator", description = "Người phụ trách điểm cầu (đường dẫn điểm cầu)"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(http::auth::SESSION_COOKIE))),
+        );
+        components.add_security_scheme(
+            "operator_link",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "Operator <secret>",
+            ))),
+        );
+    }
+}
+
+/// Builds the whole application: API, pages, operations endpoints, middleware.
+pub fn build(db: Db, config: ServerConfig, metrics: PrometheusHandle) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api", http::api_router())
+        .split_for_parts();
+    let openapi = serde_json::to_string_pretty(&strip_api_prefix(openapi))
+        .expect("OpenAPI document serializes");
+    let metrics_on_main = config.metrics_on_main;
+    let state = AppState(Arc::new(Inner {
+        db,
+        config,
+        metrics,
+        openapi,
+    }));
+
+    let mut router = api
+        .merge(http::docs::router())
+        .merge(http::ops::router(metrics_on_main))
+        .merge(http::web::router());
+    router = router.fallback(http::web::not_found);
+
+    let security_headers = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; \
+                 frame-src https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY")));
+
+    router
+        .layer(middleware::from_fn(envelope_bare_errors))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(security_headers)
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        // Hard ceiling on any body; routes set lower limits of their own.
+        .layer(RequestBodyLimitLayer::new(
+            http::members::MEMBER_IMPORT_LIMIT,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(http::JSON_LIMIT))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_else(|| "unmatched".into());
+            tracing::info_span!("request", method = %req.method(), route)
+        }))
+        .with_state(state)
+}
+
+/// The document is served with `servers: [/api]`, so its paths are relative.
+fn strip_api_prefix(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let paths = std::mem::take(&mut doc.paths.paths);
+    doc.paths.paths = paths
+        .into_iter()
+        .map(|(p, item)| (p.strip_prefix("/api").unwrap_or(&p).to_string(), item))
+        .collect();
+    doc
+}
+
+/// Counts requests and their latency per route template and status.
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("diemcau_http_requests_total", &labels).increment(1);
+    metrics::histogram!("diemcau_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Errors produced by the framework or middleware (405, 413, 408…) come with
+/// no body or a plain-text one; under /api they get the JSON envelope too.
+async fn envelope_bare_errors(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !is_api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    use axum::response::IntoResponse;
+    let (code, message): (&'static str, String) = match status.as_u16() {
+        405 => (
+            "request.method_not_allowed",
+            "Phương thức HTTP này không được hỗ trợ cho địa chỉ này.".into(),
+        ),
+        408 => ("request.timeout", "Yêu cầu quá thời gian xử lý.".into()),
+        413 => ("request.too_large", "Dữ liệu gửi lên quá lớn.".into()),
+        415 => (
+            "request.content_type",
+            "Kiểu dữ liệu gửi lên không được hỗ trợ.".into(),
+        ),
+        _ => (
+            "request.invalid",
+            format!("Yêu cầu không hợp lệ (HTTP {}).", status.as_u16()),
+        ),
+    };
+    crate::error::AppError::new(status, code, message).into_response()
+}

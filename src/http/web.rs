@@ -1,0 +1,71 @@
+//! The web pages: plain HTML, CSS and JavaScript from `web/`, embedded in the
+//! binary (provincial networks are often closed to the internet: no CDN).
+
+use axum::extract::Path;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rust_embed::Embed;
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+#[derive(Embed)]
+#[folder = "web/"]
+struct Assets;
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/", get(|| page("index.html")))
+        .route("/dang-nhap", get(|| page("login.html")))
+        .route("/diem-cau", get(|| page("console.html")))
+        .route("/assets/{*file}", get(asset))
+}
+
+fn serve(file: &str, cache: &'static str) -> Option<Response> {
+    let content = Assets::get(file)?;
+    let mime = mime_guess::from_path(file).first_or_octet_stream();
+    let content_type = if mime.type_() == "text" || mime.subtype() == "javascript" {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_string()
+    };
+    Some(
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, cache.to_string()),
+            ],
+            content.data.into_owned(),
+        )
+            .into_response(),
+    )
+}
+
+pub async fn page(file: &'static str) -> Response {
+    serve(file, "no-cache").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    if file.contains("..") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    serve(&format!("assets/{file}"), "public, max-age=300")
+        .unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+/// Unknown addresses: the JSON envelope under /api, a page elsewhere.
+pub async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") || uri.path() == "/api" {
+        AppError::not_found(
+            "route.not_found",
+            format!("Không có địa chỉ API \"{}\".", uri.path()),
+        )
+        .into_response()
+    } else {
+        let mut response =
+            serve("404.html", "no-cache").unwrap_or_else(|| "Không tìm thấy trang".into_response());
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        response
+    }
+}

@@ -1,0 +1,71 @@
+//! diemcau: online study sessions from a province down to every commune —
+//! connection points, attendance and live tallies.
+//!
+//! `main.rs` parses the command line; everything else lives here so that
+//! tests can start the real server on a listener of their own.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod security;
+pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+use crate::config::ServerConfig;
+use crate::store::Db;
+
+/// Serves the application on `listener` (and metrics on `metrics_listener`,
+/// if any) until `shutdown` completes, then drains requests and closes the
+/// database.
+pub async fn run(
+    config: ServerConfig,
+    db: Db,
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let metrics = telemetry::metrics_handle();
+    // Warm the dummy hash now, not during the first failed login.
+    let _ = tokio::task::spawn_blocking(|| security::DUMMY_PASSWORD_HASH.len()).await;
+    let app = app::build(db.clone(), config, metrics.clone());
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(metrics_listener) = metrics_listener {
+        let mut stop = stop_rx.clone();
+        let metrics_app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let metrics = metrics.clone();
+                async move { metrics.render() }
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(metrics_listener, metrics_app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .await;
+        });
+    }
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+    })
+    .await?;
+    let _ = stop_tx.send(true);
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
