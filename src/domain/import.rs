@@ -573,7 +573,7 @@ mod tests {
 
     #[test]
     fn reports_every_bad_row_with_its_line() {
-        let csv = "code,name,kind,parent_code\nA,Alpha,province,\nA,Again,commune,A\nB,,planet,\nC,Gamma,commune,C\n";
+        let csv = "code,name,kind,parent_code\nA,Alpha,province,\nA,Again,commune,\nB,,planet,\nC,Gamma,commune,C\n";
         let problems = parse_units(csv.as_bytes(), 100).unwrap_err();
         let lines: Vec<(u64, &str)> = problems.iter().map(|p| (p.line, p.code.as_str())).collect();
         assert_eq!(
