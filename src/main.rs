@@ -1,6 +1,15 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    diemcau::cli::main(diemcau::cli::Cli::parse()).await
+async fn main() -> ExitCode {
+    match diemcau::cli::main(diemcau::cli::Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // People read this: the chain of causes, without a backtrace.
+            eprintln!("Lỗi / error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -199,9 +199,7 @@ pub struct CreateSession {
 /// Checked broadcast: channel, air time (ms), stream and recording addresses.
 type BroadcastFields = (Option<String>, Option<i64>, Option<String>, Option<String>);
 
-fn check_broadcast(
-    b: &Broadcast,
-) -> AppResult<BroadcastFields> {
+fn check_broadcast(b: &Broadcast) -> AppResult<BroadcastFields> {
     let channel = parse_optional_text(b.tv_channel.as_deref(), 200).map_err(text_field(
         "broadcast.tv_channel",
         "session.channel_invalid",

@@ -224,7 +224,7 @@ impl Db {
             .await?;
             if new_path != old_path {
                 sqlx::query(
-                    "UPDATE units SET path = $1 || substr(path, $2), depth = depth + $3 \
+                    "UPDATE units SET path = $1 || substr(path, CAST($2 AS INTEGER)), depth = depth + $3 \
                      WHERE path >= $4 AND path < $5",
                 )
                 .bind(&new_path)
