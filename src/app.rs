@@ -19,6 +19,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::ServerConfig;
 use crate::http;
+use crate::keys::Keys;
+use crate::limits::Limits;
+use crate::live::Presence;
 use crate::store::Db;
 
 #[derive(Clone)]
@@ -29,6 +32,9 @@ struct Inner {
     config: ServerConfig,
     metrics: PrometheusHandle,
     openapi: String,
+    keys: Keys,
+    limits: Limits,
+    presence: Presence,
 }
 
 impl AppState {
@@ -46,6 +52,18 @@ impl AppState {
 
     pub fn openapi_json(&self) -> &str {
         &self.0.openapi
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.0.keys
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.0.limits
+    }
+
+    pub fn presence(&self) -> &Presence {
+        &self.0.presence
     }
 }
 
@@ -99,7 +117,7 @@ impl utoipa::Modify for SecuritySchemes {
 }
 
 /// Builds the whole application: API, pages, operations endpoints, middleware.
-pub fn build(db: Db, config: ServerConfig, metrics: PrometheusHandle) -> Router {
+pub fn build(db: Db, config: ServerConfig, metrics: PrometheusHandle, keys: Keys) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api", http::api_router())
         .split_for_parts();
@@ -111,6 +129,9 @@ pub fn build(db: Db, config: ServerConfig, metrics: PrometheusHandle) -> Router 
         config,
         metrics,
         openapi,
+        keys,
+        limits: Limits::default(),
+        presence: Presence::default(),
     }));
 
     let mut router = api

@@ -5,12 +5,16 @@
 //! tests can start the real server on a listener of their own.
 
 pub mod app;
+pub mod attendance;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod keys;
+pub mod limits;
+pub mod live;
 pub mod security;
 pub mod store;
 pub mod telemetry;
@@ -35,7 +39,8 @@ pub async fn run(
     let metrics = telemetry::metrics_handle();
     // Warm the dummy hash now, not during the first failed login.
     let _ = tokio::task::spawn_blocking(|| security::DUMMY_PASSWORD_HASH.len()).await;
-    let app = app::build(db.clone(), config, metrics.clone());
+    let keys = keys::Keys::load_or_create(&db).await?;
+    let app = app::build(db.clone(), config, metrics.clone(), keys);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if let Some(metrics_listener) = metrics_listener {

@@ -3,6 +3,7 @@
 pub mod import;
 pub mod text;
 pub mod time;
+pub mod tokens;
 pub mod tree;
 
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,17 @@ vocabulary! {
     PointKind {
         Video = "video", "phòng họp trực tuyến", ["truc_tuyen"];
         Broadcast = "broadcast", "theo dõi truyền hình", ["truyen_hinh", "tv"];
+    }
+}
+
+vocabulary! {
+    /// How a check-in was taken.
+    CheckinMethod {
+        QrSelf = "qr_self", "tự quét mã QR tại điểm cầu", [];
+        Roster = "roster", "điểm danh theo danh sách", [];
+        Card = "card", "quét thẻ thành viên", [];
+        Broadcast = "broadcast", "theo dõi truyền hình", ["tv", "home"];
+        Makeup = "makeup", "học bù qua video", [];
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::domain::{Role, time};
 
-use super::{Db, Scope, on_pool};
+use super::{BeginWrite, Db, Scope, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccountRecord {
@@ -134,7 +134,7 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         let now = time::now_ms();
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE accounts SET display_name = $1, role = $2, unit_id = $3, disabled = $4, updated_at = $5 WHERE id = $6")
                 .bind(display_name).bind(role.code()).bind(unit_id).bind(disabled).bind(now).bind(id)
                 .execute(&mut *tx)
@@ -159,7 +159,7 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         let now = time::now_ms();
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3")
                 .bind(password_hash)
                 .bind(now)

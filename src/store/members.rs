@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::domain::import::{LineProblem, MemberRow};
 use crate::domain::{Category, text, time};
 
-use super::{Db, Page, Scope, on_pool};
+use super::{BeginWrite, Db, Page, Scope, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemberRecord {
@@ -171,7 +171,7 @@ impl Db {
     ) -> Result<Result<MemberImportReport, Vec<LineProblem>>, sqlx::Error> {
         let now = time::now_ms();
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let units: Vec<(i64, String, String)> =
                 sqlx::query_as("SELECT id, code, path FROM units")
                     .fetch_all(&mut *tx)

@@ -7,6 +7,7 @@
 //! The store test suite runs on both databases and is the query checker.
 
 pub mod accounts;
+pub mod checkins;
 pub mod members;
 pub mod points;
 pub mod sessions;
@@ -114,6 +115,24 @@ impl Db {
         .await)
     }
 
+    /// The value of `key`, storing `value` first if there is none (the first
+    /// writer wins, so concurrent instances agree).
+    pub async fn meta_get_or_insert(&self, key: &str, value: &str) -> Result<String, sqlx::Error> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(value)
+            .execute(pool)
+            .await?;
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+                .bind(key)
+                .fetch_one(pool)
+                .await
+        })
+    }
+
     pub async fn meta_set(&self, key: &str, value: &str) -> Result<(), sqlx::Error> {
         on_pool!(self, |pool| {
             sqlx::query(
@@ -125,6 +144,37 @@ impl Db {
         .await
         .map(|_| ())
         })
+    }
+}
+
+/// Starts a transaction that will write. On SQLite it takes the write lock
+/// at once (`BEGIN IMMEDIATE`): a deferred transaction that reads and then
+/// writes fails with "database is locked" under concurrency instead of
+/// waiting its turn.
+pub trait BeginWrite {
+    type Database: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send
+    {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send
+    {
+        self.begin()
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::domain::import::{LineProblem, UnitRow};
 use crate::domain::{UnitKind, text, time, tree};
 
-use super::{Db, Page, Scope, on_pool};
+use super::{BeginWrite, Db, Page, Scope, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UnitRecord {
@@ -172,7 +172,7 @@ impl Db {
         let now = time::now_ms();
         let [e0, e1, e2, e3, e4, e5] = fields.expected;
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO units (code, name, name_search, sort_key, kind, parent_id, path, depth, \
                  expected_cadre, expected_party_member, expected_civil_servant, expected_public_employee, \
@@ -211,7 +211,7 @@ impl Db {
         let depth_change = tree::depth(&new_path) - tree::depth(old_path);
         let end = tree::subtree_end(old_path);
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "UPDATE units SET name = $1, name_search = $2, sort_key = $3, kind = $4, parent_id = $5, \
                  expected_cadre = $6, expected_party_member = $7, expected_civil_servant = $8, \
@@ -265,7 +265,7 @@ impl Db {
     ) -> Result<Result<ImportReport, Vec<LineProblem>>, sqlx::Error> {
         let now = time::now_ms();
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let existing: Vec<(i64, String, Option<i64>, String)> =
                 sqlx::query_as("SELECT id, code, parent_id, path FROM units")
                     .fetch_all(&mut *tx)

@@ -1,0 +1,253 @@
+//! Check-in rules, shared by the member's check-in page, the operator's HTTP
+//! batch endpoint and the point console over WebSocket.
+//!
+//! Order of checks: the session must be open (no point telling someone their
+//! code is unknown when nobody may check in yet), then the member must exist
+//! and belong to the session's subtree, then the store records the check-in
+//! in one transaction and only then is the answer given.
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::{CheckinMethod, SessionStatus, time, tree};
+use crate::store::Db;
+use crate::store::checkins::{CheckinInsert, Recorded};
+use crate::store::points::PointRecord;
+use crate::store::sessions::SessionRecord;
+
+/// How far a device clock may be ahead before its time is not believed.
+const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+/// Offline check-ins replayed up to this long after the window closed are kept.
+const REPLAY_GRACE_MS: i64 = 24 * 3600 * 1000;
+/// An operator may annul a check-in made at their point within this window.
+pub const UNDO_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct MemberBrief {
+    pub code: String,
+    pub full_name: String,
+    pub unit_name: String,
+}
+
+/// The answer to one check-in. The same operation id always gets the same answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum CheckinAnswer {
+    /// Recorded now, durably.
+    CheckedIn {
+        member: MemberBrief,
+        /// When it was taken (device time for consoles, server time otherwise).
+        at: DateTime<FixedOffset>,
+        point: Option<String>,
+        method: CheckinMethod,
+        message: String,
+    },
+    /// The member had already checked in: when and where the first time.
+    AlreadyCheckedIn {
+        member: MemberBrief,
+        at: DateTime<FixedOffset>,
+        point: Option<String>,
+        method: CheckinMethod,
+        message: String,
+    },
+    /// Not recorded, for the reason given.
+    Refused { code: String, message: String },
+}
+
+impl CheckinAnswer {
+    pub fn refused(code: &str, message: impl Into<String>) -> Self {
+        CheckinAnswer::Refused {
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn is_recorded(&self) -> bool {
+        !matches!(self, CheckinAnswer::Refused { .. })
+    }
+}
+
+/// One check-in to take.
+pub struct CheckinCommand<'a> {
+    pub session: &'a SessionRecord,
+    pub point: Option<&'a PointRecord>,
+    pub member_code: &'a str,
+    pub method: CheckinMethod,
+    /// `p:<point>` for consoles, `m:<member>` for phones: scopes operation ids.
+    pub source: Option<String>,
+    pub client_id: Option<String>,
+    /// Device time, when the device sent one.
+    pub taken_at: Option<i64>,
+    /// Sent from an offline queue.
+    pub replayed: bool,
+}
+
+fn hhmm(ms: i64) -> String {
+    time::to_local(ms).format("%H:%M %d/%m/%Y").to_string()
+}
+
+/// Whether check-in is open for `session` at `at` (and why not).
+pub fn window_refusal(
+    session: &SessionRecord,
+    at: i64,
+    replayed: bool,
+    now: i64,
+) -> Option<CheckinAnswer> {
+    let status = SessionStatus::parse(&session.status).unwrap_or(SessionStatus::Scheduled);
+    match status {
+        SessionStatus::Scheduled => {
+            return Some(CheckinAnswer::refused(
+                "session.not_open",
+                "Buổi học chưa mở điểm danh. Vui lòng chờ ban tổ chức mở điểm danh.",
+            ));
+        }
+        SessionStatus::Ended if !replayed => {
+            return Some(CheckinAnswer::refused(
+                "session.ended",
+                "Buổi học đã kết thúc, không thể điểm danh. Bạn có thể học bù qua video ghi hình.",
+            ));
+        }
+        _ => {}
+    }
+    if at < session.checkin_opens_at {
+        return Some(CheckinAnswer::refused(
+            "session.not_open",
+            format!(
+                "Chưa đến giờ điểm danh (mở lúc {}).",
+                hhmm(session.checkin_opens_at)
+            ),
+        ));
+    }
+    if at > session.checkin_closes_at
+        || (replayed && now > session.checkin_closes_at + REPLAY_GRACE_MS)
+    {
+        return Some(CheckinAnswer::refused(
+            "session.closed",
+            format!(
+                "Đã hết giờ điểm danh (đóng lúc {}).",
+                hhmm(session.checkin_closes_at)
+            ),
+        ));
+    }
+    None
+}
+
+/// Takes one check-in: checks the rules, records it durably, answers.
+pub async fn check_in(db: &Db, cmd: CheckinCommand<'_>) -> Result<CheckinAnswer, sqlx::Error> {
+    let now = time::now_ms();
+    // A repeated operation id gets its first answer, whatever changed since.
+    if let (Some(source), Some(client_id)) = (&cmd.source, &cmd.client_id)
+        && let Some(seen) = db.operation_answer(source, client_id).await?
+        && let Ok(answer) = serde_json::from_str::<CheckinAnswer>(&seen)
+    {
+        return Ok(answer);
+    }
+    // Live check-ins use the server clock for the window; replayed ones the
+    // device time, unless it claims to be in the future.
+    let taken_at = match cmd.taken_at {
+        Some(t) if cmd.replayed && t <= now + CLOCK_SKEW_MS => t,
+        Some(t) if !cmd.replayed && (t - now).abs() <= CLOCK_SKEW_MS => t,
+        Some(_) if cmd.replayed => {
+            return Ok(CheckinAnswer::refused(
+                "checkin.bad_time",
+                "Thời gian điểm danh trên thiết bị không hợp lệ (ở tương lai). Hãy kiểm tra đồng hồ của máy.",
+            ));
+        }
+        _ => now,
+    };
+    let window_time = if cmd.replayed { taken_at } else { now };
+    if let Some(refusal) = window_refusal(cmd.session, window_time, cmd.replayed, now) {
+        return Ok(refusal);
+    }
+    let code = cmd.member_code.trim();
+    let member = match db.member_by_code(code).await? {
+        Some(m) => m,
+        None => {
+            return Ok(CheckinAnswer::refused(
+                "member.unknown",
+                format!("Không tìm thấy mã thành viên \"{code}\". Hãy kiểm tra lại mã trên thẻ."),
+            ));
+        }
+    };
+    if !tree::is_in_subtree(&member.unit_path, &cmd.session.scope_unit_path) {
+        return Ok(CheckinAnswer::refused(
+            "member.outside_session",
+            format!(
+                "Thành viên {} ({}) không thuộc các đơn vị tham gia buổi học này.",
+                member.full_name, member.unit_name
+            ),
+        ));
+    }
+    let brief = MemberBrief {
+        code: member.code.clone(),
+        full_name: member.full_name.clone(),
+        unit_name: member.unit_name.clone(),
+    };
+    let insert = CheckinInsert {
+        session_id: cmd.session.id,
+        member_id: member.id,
+        point_id: cmd.point.map(|p| p.id),
+        method: cmd.method.code(),
+        source: cmd.source.clone(),
+        client_id: cmd.client_id.clone(),
+        taken_at,
+        replayed: cmd.replayed,
+    };
+    let point_name = cmd.point.map(|p| p.name.clone());
+    let method = cmd.method;
+    let (_, text) = db
+        .record_checkin(&insert, |recorded| {
+            let answer = match recorded {
+                Recorded::New { .. } => CheckinAnswer::CheckedIn {
+                    message: match &point_name {
+                        Some(p) => format!(
+                            "Đã điểm danh: {} lúc {} tại {}.",
+                            brief.full_name,
+                            hhmm(taken_at),
+                            p
+                        ),
+                        None => format!(
+                            "Đã điểm danh: {} lúc {} ({}).",
+                            brief.full_name,
+                            hhmm(taken_at),
+                            method.label()
+                        ),
+                    },
+                    member: brief.clone(),
+                    at: time::to_local(taken_at),
+                    point: point_name.clone(),
+                    method,
+                },
+                Recorded::Already(prior) => {
+                    let prior_method =
+                        CheckinMethod::parse(&prior.method).unwrap_or(CheckinMethod::Roster);
+                    CheckinAnswer::AlreadyCheckedIn {
+                        message: match &prior.point_name {
+                            Some(p) => format!(
+                                "{} đã điểm danh trước đó lúc {} tại {}.",
+                                brief.full_name,
+                                hhmm(prior.taken_at),
+                                p
+                            ),
+                            None => format!(
+                                "{} đã điểm danh trước đó lúc {} ({}).",
+                                brief.full_name,
+                                hhmm(prior.taken_at),
+                                prior_method.label()
+                            ),
+                        },
+                        member: brief.clone(),
+                        at: time::to_local(prior.taken_at),
+                        point: prior.point_name.clone(),
+                        method: prior_method,
+                    }
+                }
+                Recorded::Repeat(_) => unreachable!("answered before"),
+            };
+            serde_json::to_string(&answer).expect("answers serialize")
+        })
+        .await?;
+    Ok(serde_json::from_str(&text)
+        .unwrap_or_else(|_| CheckinAnswer::refused("internal", "Lỗi hệ thống.")))
+}

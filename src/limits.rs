@@ -1,0 +1,69 @@
+//! Abuse limits, keyed on what is being abused — a member code, a point — and
+//! never on the client IP alone: a whole commune hall shares one address.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Fixed-window counters: at most `max` events per key per `window_ms`.
+pub struct RateLimiter {
+    max: u32,
+    window_ms: i64,
+    windows: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl RateLimiter {
+    pub fn new(max: u32, window_ms: i64) -> Self {
+        RateLimiter {
+            max,
+            window_ms,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one event for `key`; false when over the limit.
+    pub fn allow(&self, key: &str, now_ms: i64) -> bool {
+        let window = now_ms.div_euclid(self.window_ms);
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if windows.len() > 100_000 {
+            windows.retain(|_, (w, _)| *w == window); // forget old windows
+        }
+        let entry = windows.entry(key.to_string()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= self.max
+    }
+}
+
+/// The limits the server applies.
+pub struct Limits {
+    /// Self check-in attempts per member code (stops guessing codes one by one).
+    pub per_member: RateLimiter,
+    /// Self check-ins per point (a room fills in minutes, not seconds).
+    pub per_point: RateLimiter,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_member: RateLimiter::new(10, 60_000),
+            per_point: RateLimiter::new(600, 60_000),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_per_key_and_window() {
+        let l = RateLimiter::new(2, 1000);
+        assert!(l.allow("a", 0));
+        assert!(l.allow("a", 10));
+        assert!(!l.allow("a", 20));
+        assert!(l.allow("b", 20));
+        assert!(l.allow("a", 1000));
+    }
+}

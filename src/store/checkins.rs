@@ -1,0 +1,295 @@
+//! Attendance: check-ins (at most one live per member per session, decided by
+//! a unique index), absences, head counts, and the answers given to
+//! client-generated operation ids.
+
+use crate::domain::time;
+
+use super::{BeginWrite, Db, on_pool};
+
+/// A check-in to record.
+#[derive(Debug, Clone)]
+pub struct CheckinInsert {
+    pub session_id: i64,
+    pub member_id: i64,
+    pub point_id: Option<i64>,
+    pub method: &'static str,
+    /// Who made the operation id: `p:<point>` or `m:<member code>`.
+    pub source: Option<String>,
+    pub client_id: Option<String>,
+    pub taken_at: i64,
+    pub replayed: bool,
+}
+
+/// The live check-in that was already there.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PriorCheckin {
+    pub id: i64,
+    pub taken_at: i64,
+    pub point_id: Option<i64>,
+    pub point_name: Option<String>,
+    pub method: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Recorded {
+    /// Newly recorded and durable.
+    New { id: i64, received_at: i64 },
+    /// The member was already checked in for this session.
+    Already(PriorCheckin),
+    /// The same operation id was seen before: here is the answer given then.
+    Repeat(String),
+}
+
+/// A roster line as the point console shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RosterEntry {
+    pub code: String,
+    pub full_name: String,
+    pub category: String,
+    pub unit_code: String,
+    pub unit_name: String,
+    pub checked_in_at: Option<i64>,
+    pub checked_in_point: Option<String>,
+    pub checkin_method: Option<String>,
+    pub absent_reason: Option<String>,
+    pub absent: bool,
+}
+
+impl Db {
+    /// Records a check-in in one transaction and returns it with the answer
+    /// made by `answer` (stored against the operation id, so that a resend
+    /// gets exactly the same answer). Acknowledge only after this returns.
+    pub async fn record_checkin<F>(
+        &self,
+        c: &CheckinInsert,
+        answer: F,
+    ) -> Result<(Recorded, String), sqlx::Error>
+    where
+        F: FnOnce(&Recorded) -> String,
+    {
+        let received_at = time::now_ms();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            if let (Some(source), Some(client_id)) = (&c.source, &c.client_id) {
+                let seen: Option<String> = sqlx::query_scalar(
+                    "SELECT answer FROM operations WHERE source = $1 AND client_id = $2",
+                )
+                .bind(source)
+                .bind(client_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(seen) = seen {
+                    tx.rollback().await?;
+                    return Ok((Recorded::Repeat(seen.clone()), seen));
+                }
+            }
+            let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO checkins (session_id, member_id, point_id, method, client_id, taken_at, received_at, replayed) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(c.session_id).bind(c.member_id).bind(c.point_id).bind(c.method).bind(&c.client_id)
+            .bind(c.taken_at).bind(received_at).bind(c.replayed)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let recorded = match id {
+                Some(id) => Recorded::New { id, received_at },
+                None => {
+                    let prior = sqlx::query_as::<_, PriorCheckin>(
+                        "SELECT c.id, c.taken_at, c.point_id, p.name AS point_name, c.method FROM checkins c \
+                         LEFT JOIN points p ON p.id = c.point_id \
+                         WHERE c.session_id = $1 AND c.member_id = $2 AND c.annulled_at IS NULL",
+                    )
+                    .bind(c.session_id).bind(c.member_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    Recorded::Already(prior)
+                }
+            };
+            let text = answer(&recorded);
+            if let (Some(source), Some(client_id)) = (&c.source, &c.client_id) {
+                let stored = sqlx::query(
+                    "INSERT INTO operations (source, client_id, answer, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(source).bind(client_id).bind(&text).bind(received_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if stored == 0 {
+                    // A concurrent resend of the same id got there first: undo
+                    // ours and give its answer.
+                    tx.rollback().await?;
+                    let first: String = on_pool!(self, |p| sqlx::query_scalar(
+                        "SELECT answer FROM operations WHERE source = $1 AND client_id = $2"
+                    )
+                    .bind(source)
+                    .bind(client_id)
+                    .fetch_one(p)
+                    .await)?;
+                    return Ok((Recorded::Repeat(first.clone()), first));
+                }
+            }
+            tx.commit().await?;
+            Ok((recorded, text))
+        })
+    }
+
+    /// The answer already given to an operation id, if any.
+    pub async fn operation_answer(
+        &self,
+        source: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT answer FROM operations WHERE source = $1 AND client_id = $2"
+        )
+        .bind(source)
+        .bind(client_id)
+        .fetch_optional(pool)
+        .await)
+    }
+
+    /// Remembers the answer to an operation id (first answer wins).
+    pub async fn save_operation_answer(
+        &self,
+        source: &str,
+        client_id: &str,
+        answer: &str,
+    ) -> Result<(), sqlx::Error> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+            "INSERT INTO operations (source, client_id, answer, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(source).bind(client_id).bind(answer).bind(time::now_ms())
+        .execute(pool)
+        .await
+        .map(|_| ())
+        })
+    }
+
+    /// The live check-in of a member for a session.
+    pub async fn live_checkin(
+        &self,
+        session_id: i64,
+        member_id: i64,
+    ) -> Result<Option<PriorCheckin>, sqlx::Error> {
+        on_pool!(self, |pool| sqlx::query_as::<_, PriorCheckin>(
+            "SELECT c.id, c.taken_at, c.point_id, p.name AS point_name, c.method FROM checkins c \
+             LEFT JOIN points p ON p.id = c.point_id \
+             WHERE c.session_id = $1 AND c.member_id = $2 AND c.annulled_at IS NULL",
+        )
+        .bind(session_id)
+        .bind(member_id)
+        .fetch_optional(pool)
+        .await)
+    }
+
+    /// Annuls a live check-in made at `point_id` no earlier than
+    /// `not_before` (the undo window). Returns false when there is none.
+    pub async fn annul_checkin(
+        &self,
+        checkin_id: i64,
+        point_id: i64,
+        not_before: i64,
+        reason: Option<&str>,
+    ) -> Result<bool, sqlx::Error> {
+        let now = time::now_ms();
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE checkins SET annulled_at = $1, annul_reason = $2 \
+             WHERE id = $3 AND point_id = $4 AND annulled_at IS NULL AND received_at >= $5",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(checkin_id)
+        .bind(point_id)
+        .bind(not_before)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1))
+    }
+
+    /// Records (or updates) that a member is absent, with a reason.
+    pub async fn record_absence(
+        &self,
+        session_id: i64,
+        member_id: i64,
+        point_id: i64,
+        reason: Option<&str>,
+        taken_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        let now = time::now_ms();
+        on_pool!(self, |pool| {
+            sqlx::query(
+            "INSERT INTO absences (session_id, member_id, point_id, reason, taken_at, received_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (session_id, member_id) DO UPDATE SET point_id = excluded.point_id, reason = excluded.reason, \
+             taken_at = excluded.taken_at, received_at = excluded.received_at",
+        )
+        .bind(session_id).bind(member_id).bind(point_id).bind(reason).bind(taken_at).bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        })
+    }
+
+    /// Appends a head-count report for a point.
+    pub async fn record_head_count(
+        &self,
+        point_id: i64,
+        count: i64,
+        taken_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        let now = time::now_ms();
+        on_pool!(self, |pool| {
+            sqlx::query("INSERT INTO head_counts (point_id, count, taken_at, received_at) VALUES ($1, $2, $3, $4)")
+            .bind(point_id).bind(count).bind(taken_at).bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+    }
+
+    /// The latest head count of a point (by device time), if any.
+    pub async fn latest_head_count(&self, point_id: i64) -> Result<Option<i64>, sqlx::Error> {
+        on_pool!(self, |pool| {
+            sqlx::query_scalar(
+            "SELECT count FROM head_counts WHERE point_id = $1 ORDER BY taken_at DESC, id DESC LIMIT 1",
+        )
+        .bind(point_id)
+        .fetch_optional(pool)
+        .await
+        })
+    }
+
+    /// Live check-ins made at a point.
+    pub async fn point_checkin_count(&self, point_id: i64) -> Result<i64, sqlx::Error> {
+        on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT count(*) FROM checkins WHERE point_id = $1 AND annulled_at IS NULL"
+        )
+        .bind(point_id)
+        .fetch_one(pool)
+        .await)
+    }
+
+    /// The roster of a point's unit subtree, with each member's state in the session.
+    pub async fn point_roster(
+        &self,
+        session_id: i64,
+        unit_path: &str,
+    ) -> Result<Vec<RosterEntry>, sqlx::Error> {
+        let end = crate::domain::tree::subtree_end(unit_path);
+        on_pool!(self, |pool| {
+            sqlx::query_as::<_, RosterEntry>(
+            "SELECT m.code, m.full_name, m.category, u.code AS unit_code, u.name AS unit_name, \
+             c.taken_at AS checked_in_at, p.name AS checked_in_point, c.method AS checkin_method, \
+             a.reason AS absent_reason, (a.id IS NOT NULL) AS absent \
+             FROM members m JOIN units u ON u.id = m.unit_id \
+             LEFT JOIN checkins c ON c.member_id = m.id AND c.session_id = $1 AND c.annulled_at IS NULL \
+             LEFT JOIN points p ON p.id = c.point_id \
+             LEFT JOIN absences a ON a.member_id = m.id AND a.session_id = $1 \
+             WHERE u.path >= $2 AND u.path < $3 ORDER BY m.sort_key, m.code",
+        )
+        .bind(session_id).bind(unit_path).bind(&end)
+        .fetch_all(pool)
+        .await
+        })
+    }
+}
