@@ -35,6 +35,17 @@ struct Inner {
     keys: Keys,
     limits: Limits,
     presence: Presence,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    open_sockets: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts an open WebSocket for as long as it lives.
+pub struct SocketGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl AppState {
@@ -64,6 +75,25 @@ impl AppState {
 
     pub fn presence(&self) -> &Presence {
         &self.0.presence
+    }
+
+    /// Changes to true when the server begins to shut down: sockets close
+    /// with 1001 so that consoles reconnect (axum does not wait for them).
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.shutdown.clone()
+    }
+
+    pub fn track_socket(&self) -> SocketGuard {
+        self.0
+            .open_sockets
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        SocketGuard(self.0.open_sockets.clone())
+    }
+
+    pub fn open_sockets(&self) -> usize {
+        self.0
+            .open_sockets
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -117,7 +147,13 @@ impl utoipa::Modify for SecuritySchemes {
 }
 
 /// Builds the whole application: API, pages, operations endpoints, middleware.
-pub fn build(db: Db, config: ServerConfig, metrics: PrometheusHandle, keys: Keys) -> Router {
+pub fn build(
+    db: Db,
+    config: ServerConfig,
+    metrics: PrometheusHandle,
+    keys: Keys,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> (Router, AppState) {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api", http::api_router())
         .split_for_parts();
@@ -132,6 +168,8 @@ pub fn build(db: Db, config: ServerConfig, metrics: PrometheusHandle, keys: Keys
         keys,
         limits: Limits::default(),
         presence: Presence::default(),
+        shutdown,
+        open_sockets: Arc::default(),
     }));
 
     let mut router = api
@@ -152,7 +190,7 @@ pub fn build(db: Db, config: ServerConfig, metrics: PrometheusHandle, keys: Keys
         ))
         .layer(SetResponseHeaderLayer::if_not_present(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY")));
 
-    router
+    let router = router
         .layer(middleware::from_fn(envelope_bare_errors))
         .layer(middleware::from_fn(record_metrics))
         .layer(security_headers)
@@ -173,7 +211,8 @@ pub fn build(db: Db, config: ServerConfig, metrics: PrometheusHandle, keys: Keys
                 .unwrap_or_else(|| "unmatched".into());
             tracing::info_span!("request", method = %req.method(), route)
         }))
-        .with_state(state)
+        .with_state(state.clone());
+    (router, state)
 }
 
 /// The document is served with `servers: [/api]`, so its paths are relative.

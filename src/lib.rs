@@ -18,6 +18,7 @@ pub mod live;
 pub mod security;
 pub mod store;
 pub mod telemetry;
+pub mod ws;
 
 use std::future::Future;
 
@@ -40,9 +41,9 @@ pub async fn run(
     // Warm the dummy hash now, not during the first failed login.
     let _ = tokio::task::spawn_blocking(|| security::DUMMY_PASSWORD_HASH.len()).await;
     let keys = keys::Keys::load_or_create(&db).await?;
-    let app = app::build(db.clone(), config, metrics.clone(), keys);
-
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (app, state) = app::build(db.clone(), config, metrics.clone(), keys, stop_rx.clone());
+
     if let Some(metrics_listener) = metrics_listener {
         let mut stop = stop_rx.clone();
         let metrics_app = axum::Router::new().route(
@@ -66,10 +67,15 @@ pub async fn run(
     )
     .with_graceful_shutdown(async move {
         shutdown.await;
-        tracing::info!("shutting down: finishing requests in flight");
+        tracing::info!("shutting down: finishing requests in flight, closing consoles");
+        let _ = stop_tx.send(true);
     })
     .await?;
-    let _ = stop_tx.send(true);
+    // Give open WebSockets a moment to send their close frames.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while state.open_sockets() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -4,11 +4,13 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod checkin;
 pub mod docs;
 pub mod members;
 pub mod operator;
 pub mod ops;
 pub mod points;
+pub mod qr;
 pub mod sessions;
 pub mod units;
 pub mod web;
@@ -38,6 +40,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(sessions::router())
         .merge(points::router())
         .merge(operator::router())
+        .merge(checkin::router())
 }
 
 /// A JSON body, refused with a clear message when it is not JSON, not the
@@ -82,20 +85,12 @@ pub fn too_large(limit: usize) -> AppError {
 /// Deserializes JSON, naming the field at fault in Vietnamese.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let text = inner.to_string();
         if inner.is_syntax() || inner.is_eof() {
-            return AppError::new(
-                StatusCode::BAD_REQUEST,
-                "request.malformed_json",
-                format!(
-                    "JSON không hợp lệ ở dòng {}, cột {}.",
-                    inner.line(),
-                    inner.column()
-                ),
-            );
+            return malformed_json(&inner);
         }
         let quoted = text.split('`').nth(1).unwrap_or("").to_string();
         let (field, message) = if text.starts_with("missing field") {
@@ -127,7 +122,22 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
             )
         };
         AppError::invalid("request.invalid_field", &field, message)
-    })
+    })?;
+    // One document only: anything but whitespace after it is malformed.
+    de.end().map_err(|e| malformed_json(&e))?;
+    Ok(value)
+}
+
+fn malformed_json(err: &serde_json::Error) -> AppError {
+    AppError::new(
+        StatusCode::BAD_REQUEST,
+        "request.malformed_json",
+        format!(
+            "JSON không hợp lệ ở dòng {}, cột {}.",
+            err.line(),
+            err.column()
+        ),
+    )
 }
 
 /// Query string parameters, with the same error envelope.

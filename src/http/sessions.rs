@@ -40,11 +40,19 @@ pub struct Broadcast {
     /// e.g. "Kênh TN1 – Đài Phát thanh và Truyền hình tỉnh"
     pub tv_channel: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, deserialize_with = "optional_client_time")]
     pub air_time: Option<DateTime<FixedOffset>>,
     /// Live stream address (http/https).
     pub stream_url: Option<String>,
     /// Recording address, for self-study afterwards.
     pub recording_url: Option<String>,
+}
+
+/// Reads a time like every other client time: the offset is optional.
+fn optional_client_time<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<DateTime<FixedOffset>>, D::Error> {
+    Ok(Option::<ClientTime>::deserialize(d)?.map(|t| t.0))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -19,6 +19,9 @@ pub fn router() -> axum::Router<AppState> {
         .route("/", get(|| page("index.html")))
         .route("/dang-nhap", get(|| page("login.html")))
         .route("/diem-cau", get(|| page("console.html")))
+        // The member's check-in page, opened from a point's QR code.
+        .route("/c/{token}", get(|| page("checkin.html")))
+        .route("/api/operator/ws", get(crate::ws::console::console_ws))
         .route("/assets/{*file}", get(asset))
 }
 

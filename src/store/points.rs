@@ -131,6 +131,17 @@ impl Db {
         })
     }
 
+    /// The hash of the point's current operator secret (none once revoked).
+    pub async fn operator_token_hash(&self, id: i64) -> Result<Option<String>, sqlx::Error> {
+        on_pool!(self, |pool| sqlx::query_scalar::<_, Option<String>>(
+            "SELECT operator_token_hash FROM points WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map(Option::flatten))
+    }
+
     pub async fn delete_point(&self, id: i64) -> Result<bool, sqlx::Error> {
         let result = on_pool!(self, |pool| sqlx::query("DELETE FROM points WHERE id = $1")
             .bind(id)

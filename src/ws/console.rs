@@ -1,0 +1,244 @@
+//! One task per console connection: `select!` over inbound frames, the QR
+//! rotation timer, an idle timeout and server shutdown. Authentication (a
+//! ticket) and the protocol version are checked before the upgrade.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tokio::time::{Instant, sleep_until};
+
+use super::protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use super::ticket;
+use crate::app::AppState;
+use crate::domain::{time, tokens};
+use crate::error::AppError;
+use crate::http::ApiQuery;
+use crate::http::operator::{self, link_invalid};
+use crate::store::points::PointRecord;
+
+/// Largest frame a console may send: a check-in is a few hundred bytes.
+const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+/// A console that says nothing for this long is disconnected.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Close code telling the console its link was revoked: do not reconnect.
+const CLOSE_LINK_REVOKED: u16 = 4401;
+
+#[derive(Deserialize)]
+pub struct ConsoleQuery {
+    ticket: String,
+    v: Option<u32>,
+}
+
+pub async fn console_ws(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ConsoleQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if q.v.unwrap_or(PROTOCOL_VERSION) != PROTOCOL_VERSION {
+        return AppError::new(
+            StatusCode::BAD_REQUEST,
+            "protocol.version",
+            format!("Phiên bản giao thức không được hỗ trợ; máy chủ dùng phiên bản {PROTOCOL_VERSION}. Hãy tải lại trang."),
+        )
+        .into_response();
+    }
+    let point = match authenticate(&state, &q.ticket).await {
+        Ok(point) => point,
+        Err(e) => return e.into_response(),
+    };
+    upgrade
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| run(state, point, socket))
+}
+
+async fn authenticate(state: &AppState, raw: &str) -> Result<PointRecord, AppError> {
+    let point_id = ticket::point_of(raw).ok_or_else(link_invalid)?;
+    let hash = state
+        .db()
+        .operator_token_hash(point_id)
+        .await?
+        .ok_or_else(link_invalid)?;
+    if !ticket::verify(&state.keys().qr, raw, &hash, time::now_ms()) {
+        return Err(link_invalid());
+    }
+    state
+        .db()
+        .point_by_id(point_id)
+        .await?
+        .ok_or_else(link_invalid)
+}
+
+async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
+    let text = serde_json::to_string(msg).expect("server messages serialize");
+    socket.send(Message::Text(text.into())).await.is_ok()
+}
+
+fn next_rotation() -> Instant {
+    let now = time::now_ms();
+    let next = (tokens::qr_period(now) + 1) * tokens::QR_PERIOD_MS;
+    Instant::now() + Duration::from_millis((next - now).max(0) as u64 + 50)
+}
+
+async fn welcome(state: &AppState, point: &PointRecord) -> Result<ServerMessage, AppError> {
+    Ok(ServerMessage::Welcome {
+        protocol: PROTOCOL_VERSION,
+        view: Box::new(operator::operator_view(state, point).await?),
+        qr: operator::qr_view(state, point.id)?,
+    })
+}
+
+async fn run(state: AppState, point: PointRecord, mut socket: WebSocket) {
+    let _guard = state.track_socket();
+    let presence = state.presence();
+    presence.connected(point.id);
+    tracing::info!(point = point.id, "console connected");
+    let mut shutdown = state.shutdown_signal();
+    let hash_at_start = state
+        .db()
+        .operator_token_hash(point.id)
+        .await
+        .ok()
+        .flatten();
+
+    let mut ok = match welcome(&state, &point).await {
+        Ok(msg) => send(&mut socket, &msg).await,
+        Err(_) => false,
+    };
+    let mut rotation = next_rotation();
+    let mut idle_deadline = Instant::now() + IDLE_TIMEOUT;
+    while ok {
+        tokio::select! {
+            frame = socket.recv() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    idle_deadline = Instant::now() + IDLE_TIMEOUT;
+                    presence.heartbeat(point.id);
+                    let reply = handle(&state, &point, &text).await;
+                    ok = send(&mut socket, &reply).await;
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    ok = send(&mut socket, &ServerMessage::Error { id: None, code: "protocol.binary".into(), message: "Chỉ nhận tin nhắn văn bản JSON.".into() }).await;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                    idle_deadline = Instant::now() + IDLE_TIMEOUT;
+                    presence.heartbeat(point.id);
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+            },
+            _ = sleep_until(rotation) => {
+                rotation = next_rotation();
+                // A revoked or rotated link closes the console at the next tick.
+                let current = state.db().operator_token_hash(point.id).await.ok().flatten();
+                if current.is_none() || current != hash_at_start {
+                    let _ = send(&mut socket, &ServerMessage::Error { id: None, code: "operator.link_invalid".into(), message: link_invalid().message }).await;
+                    let _ = socket.send(Message::Close(Some(CloseFrame { code: CLOSE_LINK_REVOKED, reason: "link revoked".into() }))).await;
+                    break;
+                }
+                ok = match operator::qr_view(&state, point.id) {
+                    Ok(qr) => send(&mut socket, &ServerMessage::Qr(qr)).await,
+                    Err(_) => true,
+                };
+            }
+            _ = sleep_until(idle_deadline) => {
+                let _ = socket.send(Message::Close(Some(CloseFrame { code: 1000, reason: "idle".into() }))).await;
+                break;
+            }
+            _ = shutdown.changed() => {
+                // 1001 "going away": the console reconnects to another instance or after restart.
+                let _ = socket.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server restarting".into() }))).await;
+                break;
+            }
+        }
+    }
+    presence.disconnected(point.id);
+    tracing::info!(point = point.id, "console disconnected");
+}
+
+fn error_message(id: Option<String>, err: AppError) -> ServerMessage {
+    ServerMessage::Error {
+        id,
+        code: err.code.to_string(),
+        message: err.message,
+    }
+}
+
+async fn handle(state: &AppState, point: &PointRecord, text: &str) -> ServerMessage {
+    let msg: ClientMessage = match serde_json::from_str(text) {
+        Ok(m) => m,
+        Err(e) => {
+            // Name the operation if the frame had an id, so the console can match it.
+            let id = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string));
+            return ServerMessage::Error {
+                id,
+                code: "protocol.invalid_message".into(),
+                message: format!("Tin nhắn không hợp lệ: {e}"),
+            };
+        }
+    };
+    match msg {
+        ClientMessage::Heartbeat { .. } => ServerMessage::Heartbeat {
+            server_time: time::to_local(time::now_ms()),
+        },
+        ClientMessage::Refresh => match welcome(state, point).await {
+            Ok(w) => w,
+            Err(e) => error_message(None, e),
+        },
+        ClientMessage::Checkin(item) => {
+            let session = match state.db().session_by_id(point.session_id).await {
+                Ok(Some(s)) => s,
+                _ => {
+                    return error_message(
+                        Some(item.id),
+                        AppError::internal(anyhow::anyhow!("session vanished")),
+                    );
+                }
+            };
+            match operator::operator_checkin(state, point, &session, &item).await {
+                Ok(answer) => match operator::point_stats(state, point.id).await {
+                    Ok(stats) => ServerMessage::Ack {
+                        id: item.id,
+                        answer,
+                        stats,
+                    },
+                    Err(e) => error_message(Some(item.id), e),
+                },
+                // Not durable: no ack, the console keeps it queued and retries.
+                Err(e) => error_message(Some(item.id), e),
+            }
+        }
+        ClientMessage::HeadCount(report) => match operator::head_count(state, point, &report).await
+        {
+            Ok(stats) => ServerMessage::Done {
+                id: report.id,
+                op: "head_count",
+                stats,
+            },
+            Err(e) => error_message(report.id, e),
+        },
+        ClientMessage::Absent(report) => match operator::absence(state, point, &report).await {
+            Ok(()) => match operator::point_stats(state, point.id).await {
+                Ok(stats) => ServerMessage::Done {
+                    id: report.id,
+                    op: "absent",
+                    stats,
+                },
+                Err(e) => error_message(report.id, e),
+            },
+            Err(e) => error_message(report.id, e),
+        },
+        ClientMessage::Undo(req) => match operator::undo(state, point, &req).await {
+            Ok(stats) => ServerMessage::Done {
+                id: req.id,
+                op: "undo",
+                stats,
+            },
+            Err(e) => error_message(req.id, e),
+        },
+    }
+}
