@@ -116,6 +116,7 @@ impl AppState {
         (name = "sessions", description = "Buổi học tập chuyên đề và phát sóng"),
         (name = "points", description = "Điểm cầu — connection points"),
         (name = "operator", description = "Người phụ trách điểm cầu (đường dẫn điểm cầu)"),
+        (name = "checkin", description = "Tự điểm danh bằng mã QR của điểm cầu"),
     )
 )]
 struct ApiDoc;

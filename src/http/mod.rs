@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod cards;
 pub mod checkin;
 pub mod docs;
 pub mod members;
@@ -41,6 +42,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(points::router())
         .merge(operator::router())
         .merge(checkin::router())
+        .merge(cards::router())
 }
 
 /// A JSON body, refused with a clear message when it is not JSON, not the
