@@ -1,0 +1,4 @@
+// 404: only the language toggle.
+import { initI18n } from './i18n.js';
+
+initI18n();
