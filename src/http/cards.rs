@@ -50,10 +50,23 @@ pub fn escape(text: &str) -> String {
 /// Member cards of a unit's roster as a printable A4 page (HTML).
 #[utoipa::path(get, path = "/units/{code}/cards", tag = "members", params(("code" = String, Path), CardQuery),
     responses((status = 200, content_type = "text/html", body = String), (status = 404, body = crate::error::ErrorEnvelope)))]
-async fn card_sheet(State(state): State<AppState>, caller: Caller, ApiPath(code): ApiPath, ApiQuery(q): ApiQuery<CardQuery>) -> AppResult<impl IntoResponse> {
+async fn card_sheet(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(code): ApiPath,
+    ApiQuery(q): ApiQuery<CardQuery>,
+) -> AppResult<impl IntoResponse> {
     let unit = visible_unit(&state, &caller, &code).await?;
-    let (limit, offset) = Paging { limit: Some(q.limit.unwrap_or(500)), offset: q.offset }.resolve()?;
-    let mut filter = MemberFilter { limit, offset, ..Default::default() };
+    let (limit, offset) = Paging {
+        limit: Some(q.limit.unwrap_or(500)),
+        offset: q.offset,
+    }
+    .resolve()?;
+    let mut filter = MemberFilter {
+        limit,
+        offset,
+        ..Default::default()
+    };
     if q.subtree.unwrap_or(false) {
         filter.under_path = Some(unit.path.clone());
     } else {
@@ -74,7 +87,9 @@ async fn card_sheet(State(state): State<AppState>, caller: Caller, ApiPath(code)
     ));
     for m in &members.items {
         let card = state.keys().cards.card(&m.code);
-        let category = Category::parse(&m.category).map(|c| c.label()).unwrap_or("");
+        let category = Category::parse(&m.category)
+            .map(|c| c.label())
+            .unwrap_or("");
         html.push_str(&format!(
             "<article class=\"card\"><div class=\"qr\">{}</div><div class=\"who\"><p class=\"org\">THẺ THÀNH VIÊN · HỌC TẬP CHUYÊN ĐỀ</p>\
              <p class=\"name\">{}</p><p class=\"code\">Mã: {}</p><p class=\"unit\">{}</p><p class=\"cat\">{}</p></div></article>",
@@ -93,6 +108,9 @@ async fn card_sheet(State(state): State<AppState>, caller: Caller, ApiPath(code)
 mod tests {
     #[test]
     fn escapes_markup() {
-        assert_eq!(super::escape("<b>\"Lê\" & 'Ư'</b>"), "&lt;b&gt;&quot;Lê&quot; &amp; &#39;Ư&#39;&lt;/b&gt;");
+        assert_eq!(
+            super::escape("<b>\"Lê\" & 'Ư'</b>"),
+            "&lt;b&gt;&quot;Lê&quot; &amp; &#39;Ư&#39;&lt;/b&gt;"
+        );
     }
 }

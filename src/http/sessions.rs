@@ -73,6 +73,18 @@ pub struct SessionView {
     pub broadcast: Broadcast,
     /// Connection points registered (in the whole session).
     pub point_count: i64,
+    /// Whether the caller may edit the session and move its status (its
+    /// subtree lies inside the caller's).
+    pub can_edit: bool,
+}
+
+impl SessionView {
+    /// The view for a signed-in caller, with `can_edit` filled in.
+    pub fn for_caller(s: &SessionRecord, caller: &Caller) -> Self {
+        let mut view = SessionView::from(s);
+        view.can_edit = caller.scope.contains(&s.scope_unit_path);
+        view
+    }
 }
 
 impl From<&SessionRecord> for SessionView {
@@ -103,6 +115,7 @@ impl From<&SessionRecord> for SessionView {
                 recording_url: s.recording_url.clone(),
             },
             point_count: s.point_count,
+            can_edit: false,
         }
     }
 }
@@ -147,7 +160,12 @@ async fn list_sessions(
         .db()
         .list_sessions(&caller.scope, status, limit, offset)
         .await?;
-    Ok(Json(sessions.iter().map(SessionView::from).collect()))
+    Ok(Json(
+        sessions
+            .iter()
+            .map(|s| SessionView::for_caller(s, &caller))
+            .collect(),
+    ))
 }
 
 /// A session the caller may see: its subtree overlaps the caller's.
@@ -330,7 +348,10 @@ async fn create_session(
         .session_by_id(id)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("session vanished")))?;
-    Ok((StatusCode::CREATED, Json(SessionView::from(&session))))
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionView::for_caller(&session, &caller)),
+    ))
 }
 
 /// One session.
@@ -341,8 +362,9 @@ async fn get_session(
     caller: Caller,
     ApiPath(id): ApiPath,
 ) -> AppResult<Json<SessionView>> {
-    Ok(Json(SessionView::from(
+    Ok(Json(SessionView::for_caller(
         &visible_session(&state, &caller, &id).await?,
+        &caller,
     )))
 }
 
@@ -439,7 +461,7 @@ async fn update_session(
         .session_by_id(s.id)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("session vanished")))?;
-    Ok(Json(SessionView::from(&session)))
+    Ok(Json(SessionView::for_caller(&session, &caller)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -485,5 +507,5 @@ async fn set_status(
         .session_by_id(s.id)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("session vanished")))?;
-    Ok(Json(SessionView::from(&session)))
+    Ok(Json(SessionView::for_caller(&session, &caller)))
 }
