@@ -192,6 +192,7 @@ const DICT = {
   'units.add_child': ['Thêm đơn vị cấp dưới', 'Add a subunit'],
   'units.add_root': ['Thêm đơn vị gốc', 'Add a root unit'],
   'units.edit': ['Sửa đơn vị', 'Edit unit'],
+  'units.print_cards': ['In thẻ thành viên', 'Print member cards'],
   'units.delete_confirm': ['Xóa đơn vị "{name}"? Chỉ xóa được khi đơn vị không còn đơn vị cấp dưới, thành viên, tài khoản, buổi học hay điểm cầu.', 'Delete unit "{name}"? Only possible when it has no subunits, members, accounts, sessions or points.'],
   'units.deleted': ['Đã xóa đơn vị.', 'Unit deleted.'],
   'units.created': ['Đã tạo đơn vị "{name}".', 'Unit "{name}" created.'],

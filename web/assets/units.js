@@ -246,6 +246,8 @@ async function showDetail(state, code) {
     expectedList,
     h('div', { class: 'actions' },
       h('a', { class: 'btn', href: `#thanh-vien?unit=${encodeURIComponent(u.code)}&subtree=true`, i18n: 'units.view_members' }),
+      // Printable A4 sheets of signed member cards, for the consoles to scan.
+      h('a', { class: 'btn', href: `/api/units/${encodeURIComponent(u.code)}/cards?subtree=true`, target: '_blank', rel: 'noopener', i18n: 'units.print_cards' }),
       isOwnRoot ? null : del),
     msg,
     collapsible('units.add_child', unitForm({ mode: 'child', parent: u }, state)),
