@@ -14,6 +14,7 @@ use super::{ApiJson, ApiPath, parse_id, text_field, ts};
 use crate::app::AppState;
 use crate::domain::{PointKind, SessionStatus, parse_name, parse_optional_text, parse_phone, tree};
 use crate::error::{AppError, AppResult};
+use crate::live::{PointStatus, Presence};
 use crate::security;
 use crate::store::points::{PointFields, PointRecord};
 
@@ -40,6 +41,20 @@ pub struct PointView {
     /// False once the operator link has been revoked.
     pub operator_link_active: bool,
     pub operator_link_issued_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// From the console's heartbeats: online, stale (silent for 45 s) or offline.
+    pub status: PointStatus,
+    pub last_seen_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+impl PointView {
+    /// The view with the point's live status from the console connections.
+    pub fn live(p: &PointRecord, presence: &Presence) -> Self {
+        let mut view = PointView::from(p);
+        let (status, last_seen) = presence.status(p.id);
+        view.status = status;
+        view.last_seen_at = last_seen.map(ts);
+        view
+    }
 }
 
 impl From<&PointRecord> for PointView {
@@ -59,6 +74,8 @@ impl From<&PointRecord> for PointView {
             operator_phone: p.operator_phone.clone(),
             operator_link_active: p.has_operator_link,
             operator_link_issued_at: p.operator_token_issued_at.map(ts),
+            status: PointStatus::Offline,
+            last_seen_at: None,
         }
     }
 }
@@ -82,7 +99,12 @@ async fn list_points(
 ) -> AppResult<Json<Vec<PointView>>> {
     let session = visible_session(&state, &caller, &id).await?;
     let points = state.db().list_points(session.id, &caller.scope).await?;
-    Ok(Json(points.iter().map(PointView::from).collect()))
+    Ok(Json(
+        points
+            .iter()
+            .map(|p| PointView::live(p, state.presence()))
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -279,8 +301,9 @@ async fn get_point(
     caller: Caller,
     ApiPath(id): ApiPath,
 ) -> AppResult<Json<PointView>> {
-    Ok(Json(PointView::from(
+    Ok(Json(PointView::live(
         &visible_point(&state, &caller, &id).await?,
+        state.presence(),
     )))
 }
 
@@ -323,7 +346,7 @@ async fn update_point(
         .point_by_id(point.id)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("point vanished")))?;
-    Ok(Json(PointView::from(&point)))
+    Ok(Json(PointView::live(&point, state.presence())))
 }
 
 /// Removes a point that has no attendance recorded.
