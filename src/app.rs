@@ -22,6 +22,7 @@ use crate::http;
 use crate::keys::Keys;
 use crate::limits::Limits;
 use crate::live::Presence;
+use crate::live::hub::LiveHub;
 use crate::store::Db;
 
 #[derive(Clone)]
@@ -35,6 +36,7 @@ struct Inner {
     keys: Keys,
     limits: Limits,
     presence: Presence,
+    hub: LiveHub,
     shutdown: tokio::sync::watch::Receiver<bool>,
     open_sockets: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -77,6 +79,10 @@ impl AppState {
         &self.0.presence
     }
 
+    pub fn hub(&self) -> &LiveHub {
+        &self.0.hub
+    }
+
     /// Changes to true when the server begins to shut down: sockets close
     /// with 1001 so that consoles reconnect (axum does not wait for them).
     pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
@@ -117,6 +123,7 @@ impl AppState {
         (name = "points", description = "Điểm cầu — connection points"),
         (name = "operator", description = "Người phụ trách điểm cầu (đường dẫn điểm cầu)"),
         (name = "checkin", description = "Tự điểm danh bằng mã QR của điểm cầu"),
+        (name = "live", description = "Số liệu trực tiếp: tham gia theo đơn vị, điểm cầu"),
     )
 )]
 struct ApiDoc;
@@ -169,6 +176,7 @@ pub fn build(
         keys,
         limits: Limits::default(),
         presence: Presence::default(),
+        hub: LiveHub::default(),
         shutdown,
         open_sockets: Arc::default(),
     }));

@@ -10,7 +10,9 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::tally::TallyEvent;
 use crate::domain::{CheckinMethod, SessionStatus, time, tree};
+use crate::live::hub::LiveHub;
 use crate::store::Db;
 use crate::store::checkins::{CheckinInsert, Recorded};
 use crate::store::points::PointRecord;
@@ -134,7 +136,11 @@ pub fn window_refusal(
 }
 
 /// Takes one check-in: checks the rules, records it durably, answers.
-pub async fn check_in(db: &Db, cmd: CheckinCommand<'_>) -> Result<CheckinAnswer, sqlx::Error> {
+pub async fn check_in(
+    db: &Db,
+    hub: &LiveHub,
+    cmd: CheckinCommand<'_>,
+) -> Result<CheckinAnswer, sqlx::Error> {
     let now = time::now_ms();
     // A repeated operation id gets its first answer, whatever changed since.
     if let (Some(source), Some(client_id)) = (&cmd.source, &cmd.client_id)
@@ -196,7 +202,7 @@ pub async fn check_in(db: &Db, cmd: CheckinCommand<'_>) -> Result<CheckinAnswer,
     };
     let point_name = cmd.point.map(|p| p.name.clone());
     let method = cmd.method;
-    let (_, text) = db
+    let (recorded, text) = db
         .record_checkin(&insert, |recorded| {
             let answer = match recorded {
                 Recorded::New { .. } => CheckinAnswer::CheckedIn {
@@ -248,6 +254,19 @@ pub async fn check_in(db: &Db, cmd: CheckinCommand<'_>) -> Result<CheckinAnswer,
             serde_json::to_string(&answer).expect("answers serialize")
         })
         .await?;
+    if let Recorded::New { id, .. } = recorded {
+        hub.publish(
+            cmd.session.id,
+            TallyEvent::CheckedIn {
+                checkin_id: id,
+                unit_id: member.unit_id,
+                category: crate::domain::Category::parse(&member.category)
+                    .unwrap_or(crate::domain::Category::Guest),
+                method,
+                point_id: cmd.point.map(|p| p.id),
+            },
+        );
+    }
     Ok(serde_json::from_str(&text)
         .unwrap_or_else(|_| CheckinAnswer::refused("internal", "Lỗi hệ thống.")))
 }

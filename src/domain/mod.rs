@@ -1,6 +1,7 @@
 //! Pure rules and types of the product: no IO here.
 
 pub mod import;
+pub mod tally;
 pub mod text;
 pub mod time;
 pub mod tokens;

@@ -151,6 +151,7 @@ async fn self_checkin(
     }
     let answer = attendance::check_in(
         state.db(),
+        state.hub(),
         CheckinCommand {
             session: &session,
             point: Some(&point),

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cards;
 pub mod checkin;
 pub mod docs;
+pub mod live;
 pub mod members;
 pub mod operator;
 pub mod ops;
@@ -43,6 +44,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(operator::router())
         .merge(checkin::router())
         .merge(cards::router())
+        .merge(live::router())
 }
 
 /// A JSON body, refused with a clear message when it is not JSON, not the

@@ -18,6 +18,7 @@ use super::sessions::SessionView;
 use super::{ApiJson, ts};
 use crate::app::AppState;
 use crate::attendance::{self, CheckinAnswer, CheckinCommand, UNDO_WINDOW_MS};
+use crate::domain::tally::TallyEvent;
 use crate::domain::tokens;
 use crate::domain::{Category, CheckinMethod, time};
 use crate::error::{AppError, AppResult};
@@ -321,6 +322,7 @@ pub async fn operator_checkin(
     };
     Ok(attendance::check_in(
         state.db(),
+        state.hub(),
         CheckinCommand {
             session,
             point: Some(point),
@@ -418,10 +420,19 @@ pub async fn head_count(
         .map(|t| t.0.timestamp_millis())
         .unwrap_or_else(time::now_ms)
         .min(time::now_ms() + 300_000);
-    state
+    let report_id = state
         .db()
         .record_head_count(point.id, report.count, taken_at)
         .await?;
+    state.hub().publish(
+        point.session_id,
+        TallyEvent::HeadCount {
+            point_id: point.id,
+            report_id,
+            taken_at,
+            count: report.count,
+        },
+    );
     if let Some(id) = &id {
         state
             .db()
@@ -534,6 +545,15 @@ pub async fn undo(
             "Không có lượt điểm danh nào của thành viên này tại điểm cầu để hủy.",
         )
     };
+    // An undo sent again (its answer was lost) must not annul a check-in
+    // taken after it: the same id is applied once.
+    let source = format!("p:{}", point.id);
+    let id = check_client_id(req.id.as_deref())?;
+    if let Some(id) = &id
+        && state.db().operation_answer(&source, id).await?.is_some()
+    {
+        return point_stats(state, point.id).await; // already applied
+    }
     let member = state
         .db()
         .member_by_code(req.member_code.trim())
@@ -562,7 +582,19 @@ pub async fn undo(
             ),
         ));
     }
+    if let Some(id) = &id {
+        state
+            .db()
+            .save_operation_answer(&source, id, "undo")
+            .await?;
+    }
     tracing::info!(point = point.id, checkin = checkin.id, "check-in annulled");
+    state.hub().publish(
+        point.session_id,
+        TallyEvent::Annulled {
+            checkin_id: checkin.id,
+        },
+    );
     point_stats(state, point.id).await
 }
 

@@ -22,6 +22,7 @@ pub fn router() -> axum::Router<AppState> {
         // The member's check-in page, opened from a point's QR code.
         .route("/c/{token}", get(|| page("checkin.html")))
         .route("/api/operator/ws", get(crate::ws::console::console_ws))
+        .route("/api/sessions/{id}/live", get(super::live::dashboard_ws))
         .route("/assets/{*file}", get(asset))
 }
 

@@ -1,6 +1,8 @@
 //! Live state of the running server: which point consoles are connected.
 //! (Kept in memory; a later step shares it between instances.)
 
+pub mod hub;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 

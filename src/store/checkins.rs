@@ -236,14 +236,15 @@ impl Db {
         point_id: i64,
         count: i64,
         taken_at: i64,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<i64, sqlx::Error> {
         let now = time::now_ms();
         on_pool!(self, |pool| {
-            sqlx::query("INSERT INTO head_counts (point_id, count, taken_at, received_at) VALUES ($1, $2, $3, $4)")
-            .bind(point_id).bind(count).bind(taken_at).bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ())
+            sqlx::query_scalar(
+            "INSERT INTO head_counts (point_id, count, taken_at, received_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(point_id).bind(count).bind(taken_at).bind(now)
+        .fetch_one(pool)
+        .await
         })
     }
 

@@ -1,0 +1,145 @@
+//! Fan-out of tally events: every change to attendance is published here
+//! after it is durable; each session someone watches has one task that
+//! applies the events to its in-memory tally and bumps a version that
+//! dashboards wait on (a `watch` channel coalesces bursts by itself).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::{broadcast, watch};
+
+use crate::domain::tally::{Tally, TallyEvent};
+use crate::domain::time;
+use crate::store::Db;
+use crate::store::sessions::SessionRecord;
+
+/// Minutes of check-in history kept for the per-minute chart.
+pub const CHART_MINUTES: usize = 120;
+
+pub struct SessionLive {
+    pub session_id: i64,
+    pub scope_path: String,
+    pub tally: RwLock<Tally>,
+    /// Check-ins per minute: (minute since epoch, count), oldest first.
+    pub per_minute: Mutex<VecDeque<(i64, i64)>>,
+    version: watch::Sender<u64>,
+}
+
+impl SessionLive {
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    fn note_checkin(&self, at_ms: i64) {
+        let minute = at_ms.div_euclid(60_000);
+        let mut chart = self.per_minute.lock().unwrap_or_else(|e| e.into_inner());
+        match chart.back_mut() {
+            Some((m, n)) if *m == minute => *n += 1,
+            _ => chart.push_back((minute, 1)),
+        }
+        while chart.len() > CHART_MINUTES {
+            chart.pop_front();
+        }
+    }
+}
+
+pub struct LiveHub {
+    events: broadcast::Sender<(i64, TallyEvent)>,
+    sessions: tokio::sync::Mutex<HashMap<i64, Arc<SessionLive>>>,
+}
+
+impl Default for LiveHub {
+    fn default() -> Self {
+        LiveHub {
+            events: broadcast::channel(65_536).0,
+            sessions: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl LiveHub {
+    /// Publishes a durable change. Nobody listening is fine.
+    pub fn publish(&self, session_id: i64, event: TallyEvent) {
+        let _ = self.events.send((session_id, event));
+    }
+
+    /// The live tally of a session, built on first use.
+    pub async fn session(
+        &self,
+        db: &Db,
+        session: &SessionRecord,
+    ) -> Result<Arc<SessionLive>, sqlx::Error> {
+        let mut sessions = self.sessions.lock().await;
+        if let Some(live) = sessions.get(&session.id) {
+            return Ok(live.clone());
+        }
+        // Subscribe before loading: events published meanwhile are applied
+        // after the load, and the tally ignores those it already counted.
+        let rx = self.events.subscribe();
+        let tally = Tally::build(
+            db.tally_source(session.id, &session.scope_unit_path)
+                .await?,
+        );
+        let per_minute = db
+            .checkins_per_minute(session.id, time::now_ms() - CHART_MINUTES as i64 * 60_000)
+            .await?;
+        let live = Arc::new(SessionLive {
+            session_id: session.id,
+            scope_path: session.scope_unit_path.clone(),
+            version: watch::channel(tally.version).0,
+            tally: RwLock::new(tally),
+            per_minute: Mutex::new(per_minute.into_iter().collect()),
+        });
+        sessions.insert(session.id, live.clone());
+        tokio::spawn(follow(db.clone(), live.clone(), rx));
+        Ok(live)
+    }
+}
+
+/// Applies the session's events to its tally for as long as the server runs.
+async fn follow(db: Db, live: Arc<SessionLive>, mut rx: broadcast::Receiver<(i64, TallyEvent)>) {
+    loop {
+        let first = match rx.recv().await {
+            Ok(e) => Some(e),
+            Err(broadcast::error::RecvError::Lagged(_)) => None,
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let mut batch: Vec<(i64, TallyEvent)> = first.into_iter().collect();
+        let mut lagged = batch.is_empty();
+        // Take whatever else is waiting: one version bump per burst.
+        loop {
+            match rx.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
+                Err(_) => break,
+            }
+        }
+        if lagged {
+            // Fell behind the event stream: rebuild from the database.
+            if let Ok(src) = db.tally_source(live.session_id, &live.scope_path).await {
+                let mut tally = live.tally.write().unwrap_or_else(|e| e.into_inner());
+                let version = tally.version + 1;
+                *tally = Tally::build(src);
+                tally.version = version;
+            }
+        }
+        let now = time::now_ms();
+        {
+            let mut tally = live.tally.write().unwrap_or_else(|e| e.into_inner());
+            for (session_id, event) in &batch {
+                if *session_id == live.session_id
+                    && tally.apply(event)
+                    && matches!(event, TallyEvent::CheckedIn { .. })
+                {
+                    live.note_checkin(now);
+                }
+            }
+        }
+        let version = live.tally.read().unwrap_or_else(|e| e.into_inner()).version;
+        live.version.send_if_modified(|v| {
+            let changed = *v != version;
+            *v = version;
+            changed
+        });
+    }
+}
