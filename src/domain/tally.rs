@@ -130,11 +130,13 @@ pub enum TallyEvent {
     },
 }
 
+/// A unit: id, parent id, code, name, kind, expected head count by category.
+pub type UnitSourceRow = (i64, Option<i64>, String, String, String, [i64; CATEGORIES]);
+
 /// What the database says, to build a tally from.
 #[derive(Debug, Default)]
 pub struct TallySource {
-    /// id, parent id, code, name, kind, expected by category
-    pub units: Vec<(i64, Option<i64>, String, String, String, [i64; CATEGORIES])>,
+    pub units: Vec<UnitSourceRow>,
     /// unit id, category, members on the roster
     pub roster: Vec<(i64, Category, i64)>,
     /// id, unit id, name

@@ -423,6 +423,16 @@ enum DashboardMessage {
     },
 }
 
+/// Everything a dashboard shows, at one version: version, headline, nodes,
+/// points, and the per-minute chart.
+type Collected = (
+    u64,
+    NodeView,
+    HashMap<i64, NodeView>,
+    HashMap<i64, PointLiveView>,
+    Vec<MinuteCount>,
+);
+
 /// What one dashboard has been sent, to send it only differences.
 struct DashboardView {
     root: i64,
@@ -435,17 +445,7 @@ struct DashboardView {
 
 impl DashboardView {
     /// Current views of everything this dashboard shows.
-    fn collect(
-        &self,
-        state: &AppState,
-        live: &SessionLive,
-    ) -> (
-        u64,
-        NodeView,
-        HashMap<i64, NodeView>,
-        HashMap<i64, PointLiveView>,
-        Vec<MinuteCount>,
-    ) {
+    fn collect(&self, state: &AppState, live: &SessionLive) -> Collected {
         let tally = live.tally.read().unwrap_or_else(|e| e.into_inner());
         let (presence, statuses) = presence_counts(state, &tally);
         let mut nodes = HashMap::new();

@@ -19,6 +19,15 @@ type UnitRow = (
     Option<i64>,
 );
 
+/// Rows as read: units, roster counts, points, live check-ins, head counts.
+type Loaded = (
+    Vec<UnitRow>,
+    Vec<(i64, String, i64)>,
+    Vec<(i64, i64, String)>,
+    Vec<(i64, i64, String, String, Option<i64>)>,
+    Vec<(i64, i64, i64, i64)>,
+);
+
 impl Db {
     /// Units of the session's subtree, rosters, points, live check-ins,
     /// head counts and home viewers, read in one transaction so they agree.
@@ -28,13 +37,7 @@ impl Db {
         scope_path: &str,
     ) -> Result<TallySource, sqlx::Error> {
         let end = tree::subtree_end(scope_path);
-        let (units, roster, points, checkins, head_counts): (
-            Vec<UnitRow>,
-            Vec<(i64, String, i64)>,
-            Vec<(i64, i64, String)>,
-            Vec<(i64, i64, String, String, Option<i64>)>,
-            Vec<(i64, i64, i64, i64)>,
-        ) = on_pool!(self, |pool| {
+        let (units, roster, points, checkins, head_counts): Loaded = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let units = sqlx::query_as(
                 "SELECT id, parent_id, code, name, kind, expected_cadre, expected_party_member, expected_civil_servant, \
@@ -99,7 +102,7 @@ impl Db {
                 })
                 .collect(),
             head_counts,
-            public_viewers: Vec::new(),
+            public_viewers: self.public_viewers(session_id).await?,
         })
     }
 }
@@ -120,5 +123,36 @@ impl Db {
         .fetch_all(pool)
         .await
         })
+    }
+}
+
+impl Db {
+    /// Counts a member of the public at home, once per device per session.
+    /// Returns the new viewer's id, or None when the device was already counted.
+    pub async fn add_public_viewer(
+        &self,
+        session_id: i64,
+        unit_id: i64,
+        device_id: &str,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let now = crate::domain::time::now_ms();
+        on_pool!(self, |pool| {
+            sqlx::query_scalar(
+            "INSERT INTO public_viewers (session_id, unit_id, device_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(session_id).bind(unit_id).bind(device_id).bind(now)
+        .fetch_optional(pool)
+        .await
+        })
+    }
+
+    pub async fn public_viewers(&self, session_id: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, unit_id FROM public_viewers WHERE session_id = $1"
+        )
+        .bind(session_id)
+        .fetch_all(pool)
+        .await)
     }
 }

@@ -1,3 +1,18 @@
-//! placeholder while dependencies build
-#[test]
-fn placeholder() {}
+//! End-to-end tests of the HTTP API: each test starts the real server on its
+//! own SQLite file and talks to it over HTTP, as the web pages and API
+//! clients do. The CLI tests run the real binary.
+
+mod helpers;
+
+mod accounts;
+mod checkin;
+mod cli;
+mod console;
+mod errors;
+mod imports;
+mod members;
+mod ops;
+mod points;
+mod scope;
+mod sessions;
+mod units;
