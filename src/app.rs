@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -124,6 +124,7 @@ impl AppState {
         (name = "operator", description = "Người phụ trách điểm cầu (đường dẫn điểm cầu)"),
         (name = "checkin", description = "Tự điểm danh bằng mã QR của điểm cầu"),
         (name = "live", description = "Số liệu trực tiếp: tham gia theo đơn vị, điểm cầu"),
+        (name = "public", description = "Công khai: trang buổi học, số liệu trên truyền hình, điểm danh tại nhà, lịch"),
     )
 )]
 struct ApiDoc;
@@ -196,8 +197,7 @@ pub fn build(
                 "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; \
                  frame-src https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
             ),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY")));
+        ));
 
     let router = router
         .layer(middleware::from_fn(envelope_bare_errors))

@@ -12,6 +12,7 @@ pub mod members;
 pub mod operator;
 pub mod ops;
 pub mod points;
+pub mod public;
 pub mod qr;
 pub mod sessions;
 pub mod units;
@@ -45,6 +46,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(checkin::router())
         .merge(cards::router())
         .merge(live::router())
+        .merge(public::router())
+        .merge(public::calendar_router())
 }
 
 /// A JSON body, refused with a clear message when it is not JSON, not the

@@ -21,6 +21,12 @@ pub fn router() -> axum::Router<AppState> {
         .route("/diem-cau", get(|| page("console.html")))
         // The member's check-in page, opened from a point's QR code.
         .route("/c/{token}", get(|| page("checkin.html")))
+        // The organizers' live dashboard of a session.
+        .route("/truc-tiep/{id}", get(|| page("dashboard.html")))
+        // Public: the session page, checking in from home, the TV overlay.
+        .route("/s/{id}", get(|| page("session.html")))
+        .route("/tv/{id}", get(|| page("home.html")))
+        .route("/tv/{id}/overlay", get(overlay))
         .route("/api/operator/ws", get(crate::ws::console::console_ws))
         .route("/api/sessions/{id}/live", get(super::live::dashboard_ws))
         .route("/assets/{*file}", get(asset))
@@ -48,6 +54,19 @@ fn serve(file: &str, cache: &'static str) -> Option<Response> {
 
 pub async fn page(file: &'static str) -> Response {
     serve(file, "no-cache").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+/// The TV overlay is loaded as a browser source by OBS or vMix and may be
+/// framed by a studio's own page, unlike every other page.
+async fn overlay() -> Response {
+    let mut response = page("overlay.html").await;
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors *",
+        ),
+    );
+    response
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
