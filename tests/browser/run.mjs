@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import { decodeSvg } from './qr-decode.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(HERE, process.env.DIEMCAU_BIN || '../../target/debug/diemcau');
@@ -39,6 +40,7 @@ const EXPECTED_HTTP = /Failed to load resource: the server responded with a stat
 let server = null;
 let base = '';
 let tmp = '';
+let dbUrl = '';
 let browser = null;
 let signedIn = null; // storage state after signing in
 let operatorLink = '';
@@ -141,6 +143,7 @@ before(async () => {
   const { chromium } = await import('playwright-core');
   tmp = mkdtempSync(join(tmpdir(), 'diemcau-browser-'));
   const db = `sqlite://${tmp}/b.db`;
+  dbUrl = db;
   await run(BIN, ['admin', 'create', '--username', USERNAME, '--display-name', DISPLAY_NAME, '--password-stdin', '--database-url', db], `${PASSWORD}\n`);
   await run(BIN, ['import', 'units', join(HERE, 'fixtures', 'units.csv'), '--database-url', db]);
   const port = await freePort();
@@ -321,13 +324,18 @@ test('the operator link opens the console with the point and the session (phone)
   assert.equal(await page.locator('#ss-theme').textContent(), THEME);
   assert.ok(!page.url().includes('#'), `the secret should leave the address bar: ${page.url()}`);
   assert.match(await page.locator('main').textContent(), /Kênh TN1/);
-  assert.match(await page.locator('#checkin').textContent(), /Điểm danh/);
-  assert.equal(await page.locator('#checkin button').count(), 0, 'no check-in buttons yet');
+  await page.locator('#conn', { hasText: 'Trực tuyến' }).waitFor();
+  // Check-in opens on 1 December: the console says so; the roster of the commune is empty.
+  await page.getByText('Chưa đến giờ điểm danh (mở lúc 01/12/2026 07:00).').waitFor();
+  await page.locator('#checkin').getByText('Đơn vị của điểm cầu chưa có danh sách thành viên.', { exact: false }).waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `console is ${overflow}px wider than the phone screen`);
   await shot(page, '06-console-phone');
 
   // A refresh still works: the secret was kept on the device.
   await page.reload();
   await page.locator('#pt-name', { hasText: POINT_NAME }).waitFor();
+  await page.locator('#conn', { hasText: 'Trực tuyến' }).waitFor();
 
   // Rotating the link from the organizer page turns the old one off.
   const admin = await signedInPage('desktop', 'rotate');
@@ -347,6 +355,7 @@ test('the operator link opens the console with the point and the session (phone)
 
   await page.goto(newLink);
   await page.locator('#pt-name', { hasText: POINT_NAME }).waitFor();
+  await page.locator('#conn', { hasText: 'Trực tuyến' }).waitFor();
   await checkTranslations(page, 'console');
   await ctx.close();
 });
@@ -578,6 +587,380 @@ test('the API docs page and the 404 page render', async () => {
   await nf.getByRole('link', { name: 'Về trang chủ' }).waitFor();
   await shot(nf, '10-not-found');
   await checkTranslations(nf, '404');
+  await ctx.close();
+});
+
+// ------------------------------------------------------------ check-in at a live session
+
+const LIVE_THEME = 'Học tập, quán triệt Nghị quyết – buổi học trực tuyến đang diễn ra';
+const QR_POINT = 'Nhà văn hóa thôn Nà Làng';
+const CONSOLE_POINT = 'Hội trường Đảng ủy xã Hòa Bình';
+let live = null; // {session, qrLink, consoleLink, qrPointId, consolePointId}
+
+/** Calls the API as the organizer (session cookie + CSRF header), from Node. */
+async function organizerApi() {
+  const res = await fetch(`${base}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: USERNAME, password: PASSWORD }),
+  });
+  assert.equal(res.status, 200, 'organizer sign-in over the API');
+  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const { csrf_token: csrf } = await res.json();
+  return async (method, path, json) => {
+    const r = await fetch(`${base}/api${path}`, {
+      method,
+      headers: { cookie, 'x-csrf-token': csrf, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: json === undefined ? undefined : JSON.stringify(json),
+    });
+    const text = await r.text();
+    let body = text;
+    try { body = JSON.parse(text); } catch { /* HTML */ }
+    return { status: r.status, body };
+  };
+}
+
+/** Calls the API with an operator link's secret. */
+async function operatorGet(link, path) {
+  const secret = decodeURIComponent(link.split('#')[1]);
+  const r = await fetch(`${base}/api${path}`, { headers: { Authorization: `Operator ${secret}` } });
+  assert.equal(r.status, 200, `GET ${path} as the operator`);
+  return r.json();
+}
+
+async function rosterLine(link, code) {
+  const roster = await operatorGet(link, '/operator/roster');
+  const line = roster.find((l) => l.code === code);
+  assert.ok(line, `member ${code} on the roster`);
+  return line;
+}
+
+/** Polls `check` (async, truthy when done) until it holds or `ms` pass. */
+async function until(check, ms, what) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await check();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/** Members, a session open for check-in now, and two points with their operator links. */
+async function liveSession() {
+  if (live) return live;
+  await run(BIN, ['import', 'members', join(HERE, 'fixtures', 'members.csv'), '--database-url', dbUrl]);
+  const api = await organizerApi();
+  const now = Date.now();
+  const iso = (ms) => new Date(ms).toISOString();
+  const s = await api('POST', '/sessions', {
+    theme: LIVE_THEME,
+    host_unit_code: 'T01',
+    starts_at: iso(now + 15 * 60_000),
+    ends_at: iso(now + 3 * 3600_000),
+    checkin_opens_at: iso(now - 30 * 60_000),
+    checkin_closes_at: iso(now + 3 * 3600_000),
+    broadcast: { tv_channel: 'Kênh TN1 – Đài Phát thanh và Truyền hình tỉnh' },
+  });
+  assert.equal(s.status, 201, JSON.stringify(s.body));
+  const open = await api('POST', `/sessions/${s.body.id}/status`, { status: 'open' });
+  assert.equal(open.status, 200, JSON.stringify(open.body));
+  const a = await api('POST', `/sessions/${s.body.id}/points`, { unit_code: '00101-CB01', name: QR_POINT, capacity: 40 });
+  assert.equal(a.status, 201, JSON.stringify(a.body));
+  const b = await api('POST', `/sessions/${s.body.id}/points`, { unit_code: '00101', name: CONSOLE_POINT, capacity: 120, operator_name: 'Nguyễn Thị Hoa' });
+  assert.equal(b.status, 201, JSON.stringify(b.body));
+  live = {
+    api,
+    session: s.body,
+    qrLink: a.body.operator_link,
+    qrPointId: a.body.point.id,
+    consoleLink: b.body.operator_link,
+    consolePointId: b.body.point.id,
+  };
+  return live;
+}
+
+/** The text of a member's printed card, read from the unit's card sheet. */
+async function cardText(unitCode, memberCode) {
+  const { api } = await liveSession();
+  const sheet = await api('GET', `/units/${encodeURIComponent(unitCode)}/cards`);
+  assert.equal(sheet.status, 200);
+  const cards = (String(sheet.body).match(/<svg[\s\S]*?<\/svg>/g) || []).map(decodeSvg);
+  const card = cards.find((c) => c.startsWith(`DC1.${memberCode}.`));
+  assert.ok(card, `card of ${memberCode} on the sheet of ${unitCode}: ${cards.join(', ')}`);
+  return card;
+}
+
+test('a member checks in from the point QR code on a phone; the page weighs under 30 KB', async () => {
+  const { qrLink } = await liveSession();
+  const qr = await operatorGet(qrLink, '/operator/qr');
+  assert.match(qr.link, /^http:\/\/127\.0\.0\.1:\d+\/c\/\S+$/);
+  // The QR image carries exactly that link.
+  assert.equal(decodeSvg(qr.svg), qr.link);
+
+  const ctx = await newContext('phone');
+  const page = await newPage(ctx, 'checkin');
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Network.enable');
+  const sizes = new Map();
+  cdp.on('Network.loadingFinished', (e) => sizes.set(e.requestId, e.encodedDataLength));
+  cdp.on('Network.loadingFailed', (e) => sizes.set(e.requestId, 0));
+  await page.goto(qr.link, { waitUntil: 'networkidle' });
+  await page.getByRole('heading', { level: 1, name: QR_POINT }).waitFor();
+  await page.getByText(LIVE_THEME).waitFor();
+  const bytes = [...sizes.values()].reduce((a, b) => a + b, 0);
+  const perf = await page.evaluate(() => [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')]
+    .reduce((sum, e) => sum + (e.transferSize || 0), 0));
+  assert.ok(sizes.size >= 3, `requests seen: ${sizes.size}`);
+  assert.ok(bytes < 30 * 1024, `the check-in page transferred ${bytes} bytes (≥ 30 KB)`);
+  assert.ok(perf < 30 * 1024, `the check-in page transferred ${perf} bytes by Resource Timing (≥ 30 KB)`);
+  console.log(`# check-in page: ${bytes} bytes over ${sizes.size} requests (Resource Timing: ${perf})`);
+
+  await page.getByLabel('Mã thành viên').fill('10000005');
+  await page.getByRole('button', { name: 'Điểm danh', exact: true }).tap();
+  await page.getByText('✓ Đã điểm danh').waitFor();
+  assert.match(await page.locator('#result-text').textContent(), /Hoàng Văn Em/);
+  await shot(page, '14-checkin-phone');
+
+  // The phone remembers the code: reload, one tap.
+  await page.reload();
+  await page.getByRole('heading', { level: 1, name: QR_POINT }).waitFor();
+  assert.equal(await page.getByLabel('Mã thành viên').inputValue(), '10000005');
+  await page.getByRole('button', { name: 'Điểm danh', exact: true }).tap();
+  await page.getByText('Bạn đã điểm danh rồi').waitFor();
+  assert.match(await page.locator('#result-text').textContent(), new RegExp(QR_POINT));
+
+  // An unknown code: the server's Vietnamese reason.
+  await page.getByRole('button', { name: 'Điểm danh cho mã khác' }).tap();
+  await page.getByLabel('Mã thành viên').fill('99999999');
+  await page.getByRole('button', { name: 'Điểm danh', exact: true }).tap();
+  await page.getByText('Chưa điểm danh được').waitFor();
+  assert.match(await page.locator('#result-text').textContent(), /Không tìm thấy mã thành viên "99999999"/);
+  await shot(page, '15-checkin-unknown-phone');
+
+  const line = await rosterLine(qrLink, '10000005');
+  assert.ok(line.checked_in_at, 'the member is checked in');
+  assert.equal(line.checked_in_point, QR_POINT);
+  await ctx.close();
+});
+
+test('the point console: QR on screen, roster ticks, offline queue replayed by itself', async () => {
+  const { consoleLink } = await liveSession();
+  const ctx = await newContext('desktop');
+  const page = await newPage(ctx, 'console-live');
+  const sent = [];
+  page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(String(f.payload))));
+  await page.goto(consoleLink);
+  await page.locator('#conn', { hasText: 'Trực tuyến' }).waitFor();
+  assert.equal(await page.locator('#pt-name').textContent(), CONSOLE_POINT);
+  const qrImg = page.locator('#qr-img');
+  assert.match(await qrImg.getAttribute('src'), /^data:image\/svg\+xml;charset=utf-8,/);
+  assert.ok(await qrImg.evaluate((img) => img.complete && img.naturalWidth > 0), 'the QR image renders');
+  const qrBox = await qrImg.boundingBox();
+  assert.ok(qrBox.width >= 250, `QR is ${qrBox.width}px wide`);
+  await page.getByText('Quét mã để điểm danh').first().waitFor();
+
+  // Projection: the QR code fills the screen, then back.
+  await page.getByRole('button', { name: 'Trình chiếu mã QR' }).click();
+  const projector = page.getByRole('dialog', { name: CONSOLE_POINT });
+  await projector.waitFor();
+  const big = await projector.locator('img').boundingBox();
+  assert.ok(big.height >= 500, `projected QR is ${big.height}px high`);
+  await shot(page, '16-console-projector');
+  await projector.getByRole('button', { name: 'Thoát trình chiếu' }).click();
+  await projector.waitFor({ state: 'hidden' });
+
+  // The member who checked in with their phone shows where.
+  const row = (name) => page.locator('.roster-row', { hasText: name });
+  await row('Hoàng Văn Em').getByText(`tại ${QR_POINT}`).waitFor();
+
+  // Search without diacritics.
+  await page.getByLabel('Tìm theo tên hoặc mã').fill('tran thi binh');
+  await until(async () => (await page.locator('.roster-row').count()) === 1, 5000, 'the search to narrow the roster');
+  await row('Trần Thị Bình').waitFor();
+  await page.getByLabel('Tìm theo tên hoặc mã').fill('');
+  const everyone = (await operatorGet(consoleLink, '/operator/roster')).length;
+  await until(async () => (await page.locator('.roster-row').count()) === everyone, 5000, 'the whole roster');
+
+  // Tick one member: checked in on the server.
+  await row('Nguyễn Văn An').getByRole('button', { name: 'Có mặt' }).click();
+  await row('Nguyễn Văn An').getByText(/Có mặt lúc \d\d:\d\d/).waitFor();
+  assert.ok((await rosterLine(consoleLink, '10000001')).checked_in_at, '10000001 checked in on the server');
+  assert.equal((await page.locator('#count').textContent()).trim(), '1');
+
+  // The link drops: two more ticks and a head count stay on the device.
+  await ctx.setOffline(true);
+  await page.locator('#conn', { hasText: 'Mất kết nối' }).waitFor();
+  await row('Trần Thị Bình').getByRole('button', { name: 'Có mặt' }).click();
+  await row('Lê Văn Cường').getByRole('button', { name: 'Có mặt' }).click();
+  await page.getByLabel('Số người ngoài danh sách (khách, Nhân dân)').fill('15');
+  await page.getByRole('button', { name: 'Báo số người' }).click();
+  await page.locator('#conn', { hasText: 'Mất kết nối – đang lưu tạm 3 thao tác' }).waitFor();
+  await row('Trần Thị Bình').getByText('đang chờ gửi').waitFor();
+  await row('Lê Văn Cường').getByText('đang chờ gửi').waitFor();
+  assert.equal((await page.locator('#count').textContent()).trim(), '3', 'the count grows, never shrinks');
+  assert.equal((await page.locator('#head-value').textContent()).trim(), '15');
+  assert.match(await page.locator('#head-line').textContent(), /Đang chờ gửi/);
+  const queued = await page.evaluate(() => Object.keys(localStorage)
+    .filter((k) => k.endsWith('.queue')).flatMap((k) => JSON.parse(localStorage.getItem(k))));
+  assert.deepEqual(queued.map((q) => q.msg.type), ['checkin', 'checkin', 'head_count']);
+  assert.ok(queued.every((q) => q.offline && q.msg.id && q.msg.taken_at), 'queued with id and taken_at');
+  assert.equal((await rosterLine(consoleLink, '10000002')).checked_in_at, null, 'not on the server yet');
+  await shot(page, '17-console-offline');
+
+  // The link returns: the queue replays by itself.
+  await ctx.setOffline(false);
+  await until(async () => {
+    const roster = await operatorGet(consoleLink, '/operator/roster');
+    return ['10000002', '10000003'].every((c) => roster.find((l) => l.code === c).checked_in_at);
+  }, 30_000, 'the queued check-ins on the server');
+  const point = await until(async () => {
+    const p = await operatorGet(consoleLink, '/operator/point');
+    return p.stats.head_count === 15 ? p : null;
+  }, 10_000, 'the head count on the server');
+  assert.equal(point.stats.checked_in, 3, 'three ticks, three members: nobody counted twice');
+  await page.locator('#conn', { hasText: /^Trực tuyến$/ }).waitFor();
+  await row('Lê Văn Cường').getByText(/Có mặt lúc \d\d:\d\d/).waitFor();
+  assert.equal((await page.locator('#count').textContent()).trim(), '3');
+  assert.doesNotMatch(await page.locator('#head-line').textContent(), /Đang chờ gửi/);
+  const replayed = sent.map((f) => JSON.parse(f)).filter((m) => m.type === 'checkin' && ['10000002', '10000003'].includes(m.member_code));
+  assert.ok(replayed.length >= 2 && replayed.every((m) => m.replayed === true && m.method === 'roster'), `replayed: ${JSON.stringify(replayed)}`);
+  const live1 = sent.map((f) => JSON.parse(f)).find((m) => m.type === 'checkin' && m.member_code === '10000001');
+  assert.equal(live1.replayed, false);
+
+  // Undo a check-in made here (within the undo window).
+  await row('Lê Văn Cường').getByRole('button', { name: 'Hủy' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Hủy lượt điểm danh' }).click();
+  await row('Lê Văn Cường').getByText('Chưa điểm danh').waitFor();
+  await until(async () => (await operatorGet(consoleLink, '/operator/point')).stats.checked_in === 2, 10_000, 'the undo on the server');
+  assert.equal((await rosterLine(consoleLink, '10000003')).checked_in_at, null);
+
+  // Absent with a reason.
+  await row('Phạm Thị Dung').getByRole('button', { name: 'Vắng' }).click();
+  await page.getByRole('dialog').getByLabel('Lý do vắng').fill('Đi công tác');
+  await page.getByRole('dialog').getByRole('button', { name: 'Báo vắng' }).click();
+  await row('Phạm Thị Dung').getByText('Vắng: Đi công tác').waitFor();
+  await until(async () => (await rosterLine(consoleLink, '10000004')).absent, 10_000, 'the absence on the server');
+  assert.equal((await rosterLine(consoleLink, '10000004')).absent_reason, 'Đi công tác');
+
+  // Filters.
+  await page.getByRole('button', { name: /^Vắng \(1\)$/ }).click();
+  assert.equal(await page.locator('.roster-row').count(), 1);
+  await page.getByRole('button', { name: /^Đã điểm danh \(3\)$/ }).click();
+  assert.equal(await page.locator('.roster-row').count(), 3);
+  await page.getByRole('button', { name: /^Tất cả/ }).click();
+
+  // Every operation got its own id.
+  const ids = sent.map((f) => JSON.parse(f)).filter((m) => m.type !== 'heartbeat' && m.type !== 'refresh').map((m) => m.id);
+  assert.ok(ids.every(Boolean), 'every change carries an id');
+
+  // English.
+  await page.getByRole('button', { name: 'EN', exact: true }).click();
+  await page.locator('#conn', { hasText: /^Online$/ }).waitFor();
+  assert.match(await page.locator('#count-line').textContent(), /Checked in at this point:\s*2/);
+  await page.getByRole('button', { name: 'Project the QR code' }).waitFor();
+  await shot(page, '18-console-english');
+  await page.getByRole('button', { name: 'VI', exact: true }).click();
+  await page.locator('#conn', { hasText: 'Trực tuyến' }).waitFor();
+  await shot(page, '19-console-desktop');
+  await checkTranslations(page, 'console-live');
+  await ctx.close();
+});
+
+test('member cards: a forged one is refused on the device, a genuine one checks in (phone, offline too)', async () => {
+  const { consoleLink } = await liveSession();
+  const genuine = await cardText('00101-CB01', '10000006');
+  const forged = genuine.replace('DC1.10000006.', 'DC1.10000007.');
+  const ctx = await newContext('phone');
+  const page = await newPage(ctx, 'console-cards');
+  const sent = [];
+  page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(String(f.payload))));
+  await page.goto(consoleLink);
+  await page.locator('#conn', { hasText: 'Trực tuyến' }).waitFor();
+  // The camera button only where BarcodeDetector exists.
+  const detector = await page.evaluate(() => 'BarcodeDetector' in window);
+  assert.equal(await page.getByRole('button', { name: 'Quét thẻ bằng camera' }).count(), detector ? 1 : 0);
+
+  const cardInput = page.getByLabel('Mã trên thẻ thành viên');
+  await cardInput.fill(forged);
+  await cardInput.press('Enter'); // what a keyboard-wedge scanner does
+  const result = page.locator('#card-result');
+  await result.getByText('Thẻ không hợp lệ: chữ ký không đúng').waitFor();
+  assert.equal(await cardInput.inputValue(), '');
+  await page.waitForTimeout(300);
+  assert.ok(!sent.some((f) => f.includes('10000007')), 'nothing about the forged card was sent');
+  assert.equal((await rosterLine(consoleLink, '10000007')).checked_in_at, null);
+  await shot(page, '20-console-card-forged-phone');
+
+  // Offline: still refused locally; a genuine card is queued, then sent.
+  await ctx.setOffline(true);
+  await page.locator('#conn', { hasText: 'Mất kết nối' }).waitFor();
+  await cardInput.fill(`${forged.slice(0, -2)}AA`);
+  await cardInput.press('Enter');
+  await result.getByText('Thẻ không hợp lệ').waitFor();
+  await cardInput.fill(genuine);
+  await cardInput.press('Enter');
+  await result.getByText('Đỗ Thị Giang').waitFor();
+  await result.getByText('Đang chờ gửi').waitFor();
+  await page.locator('#conn', { hasText: 'Mất kết nối – đang lưu tạm 1 thao tác' }).waitFor();
+  await ctx.setOffline(false);
+  await result.getByText(/Có mặt lúc \d\d:\d\d/).waitFor({ timeout: 30_000 });
+  const line = await rosterLine(consoleLink, '10000006');
+  assert.ok(line.checked_in_at);
+  assert.equal(line.checkin_method, 'card');
+  assert.equal(line.checked_in_point, CONSOLE_POINT);
+  const cardMsg = sent.map((f) => JSON.parse(f)).find((m) => m.type === 'checkin' && m.method === 'card');
+  assert.equal(cardMsg.card, genuine);
+  assert.equal(cardMsg.replayed, true);
+  assert.ok(!sent.some((f) => f.includes('10000007')), 'forged cards were never sent');
+
+  // The same card again: known here, nothing new is sent.
+  const before = sent.length;
+  await cardInput.fill(genuine);
+  await cardInput.press('Enter');
+  await result.getByText('Đã điểm danh trước đó').waitFor();
+  assert.equal(sent.filter((f, i) => i >= before && f.includes('"checkin"')).length, 0);
+
+  // Plain http on a LAN has no WebCrypto: the JavaScript check gives the same answers.
+  const plain = await page.evaluate(async ([good, bad]) => {
+    const { parseCard, b64urlDecode } = await import('/assets/console-card.js');
+    const { verifyP256 } = await import('/assets/console-p256.js');
+    const p = await (await fetch('/api/operator/point', { headers: { Authorization: `Operator ${localStorage.getItem('diemcau.operator')}` } })).json();
+    const key = b64urlDecode(p.card_public_key);
+    const check = (text) => {
+      const c = parseCard(text);
+      return verifyP256(key, new TextEncoder().encode(`diemcau-card:1:${c.code}`), c.signature);
+    };
+    return [check(good), check(bad)];
+  }, [genuine, forged]);
+  assert.deepEqual(plain, [true, false]);
+
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `console is ${overflow}px wider than the phone screen`);
+  const small = await page.evaluate(() => [...document.querySelectorAll('main button, main input')]
+    .filter((el) => el.offsetParent && el.getBoundingClientRect().height < 44)
+    .map((el) => el.outerHTML.slice(0, 80)));
+  assert.deepEqual(small, [], 'touch targets at least 44 px high');
+  await shot(page, '21-console-card-phone');
+  await checkTranslations(page, 'console-cards');
+  await ctx.close();
+});
+
+test('a revoked operator link stops the open console (close code 4401)', async () => {
+  const { qrLink, qrPointId, api } = await liveSession();
+  const ctx = await newContext('phone');
+  const page = await newPage(ctx, 'console-revoked');
+  await page.goto(qrLink);
+  await page.locator('#conn', { hasText: 'Trực tuyến' }).waitFor();
+  const res = await api('DELETE', `/points/${qrPointId}/operator-link`);
+  assert.equal(res.status, 204);
+  // The server checks the link at each QR rotation (20 s) and closes with 4401.
+  await page.getByRole('heading', { name: 'Đường dẫn không còn hiệu lực' }).waitFor({ timeout: 30_000 });
+  assert.match(await page.locator('main').textContent(), /liên hệ ban tổ chức/);
+  assert.equal(await page.evaluate(() => localStorage.getItem('diemcau.operator')), null);
+  await shot(page, '22-console-revoked-phone');
+  await checkTranslations(page, 'console-revoked');
   await ctx.close();
 });
 
