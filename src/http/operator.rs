@@ -204,6 +204,8 @@ pub struct RosterLine {
     pub checked_in_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// Where the member checked in (this point or another).
     pub checked_in_point: Option<String>,
+    /// The point's id, to tell "checked in here" from elsewhere.
+    pub checked_in_point_id: Option<i64>,
     pub checkin_method: Option<CheckinMethod>,
     pub absent: bool,
     pub absent_reason: Option<String>,
@@ -233,6 +235,7 @@ async fn roster(
                 unit_code: e.unit_code,
                 unit_name: e.unit_name,
                 checked_in_point: e.checked_in_point,
+                checked_in_point_id: e.checked_in_point_id,
                 absent: e.absent,
                 absent_reason: e.absent_reason,
             })
@@ -483,6 +486,15 @@ pub async fn absence(
     let reason = crate::domain::parse_optional_text(report.reason.as_deref(), 300).map_err(
         super::text_field("reason", "absence.reason_invalid", "Lý do vắng"),
     )?;
+    // The same id is applied once: a replayed absence must not overwrite a
+    // later change (or refuse because the member has checked in since).
+    let source = format!("p:{}", point.id);
+    let id = check_client_id(report.id.as_deref())?;
+    if let Some(id) = &id
+        && state.db().operation_answer(&source, id).await?.is_some()
+    {
+        return Ok(());
+    }
     if state
         .db()
         .live_checkin(point.session_id, member.id)
@@ -511,6 +523,12 @@ pub async fn absence(
             taken_at,
         )
         .await?;
+    if let Some(id) = &id {
+        state
+            .db()
+            .save_operation_answer(&source, id, "absent")
+            .await?;
+    }
     Ok(())
 }
 
@@ -532,6 +550,9 @@ pub struct UndoRequest {
     pub id: Option<String>,
     pub member_code: String,
     pub reason: Option<String>,
+    /// When the operator pressed undo (an undo queued offline is judged by
+    /// this, not by when it arrives).
+    pub taken_at: Option<super::ClientTime>,
 }
 
 pub async fn undo(
@@ -568,7 +589,15 @@ pub async fn undo(
     let reason = crate::domain::parse_optional_text(req.reason.as_deref(), 300).map_err(
         super::text_field("reason", "undo.reason_invalid", "Lý do hủy"),
     )?;
-    let not_before = time::now_ms() - UNDO_WINDOW_MS;
+    // The undo window runs from when the check-in was taken to when undo was
+    // pressed (a device time in the future is not believed).
+    let now = time::now_ms();
+    let pressed_at = req
+        .taken_at
+        .map(|t| t.0.timestamp_millis())
+        .filter(|t| *t <= now)
+        .unwrap_or(now);
+    let not_before = pressed_at - UNDO_WINDOW_MS;
     if !state
         .db()
         .annul_checkin(checkin.id, point.id, not_before, reason.as_deref())

@@ -50,6 +50,7 @@ pub struct RosterEntry {
     pub unit_name: String,
     pub checked_in_at: Option<i64>,
     pub checked_in_point: Option<String>,
+    pub checked_in_point_id: Option<i64>,
     pub checkin_method: Option<String>,
     pub absent_reason: Option<String>,
     pub absent: bool,
@@ -92,7 +93,15 @@ impl Db {
             .fetch_optional(&mut *tx)
             .await?;
             let recorded = match id {
-                Some(id) => Recorded::New { id, received_at },
+                Some(id) => {
+                    // Present after all: the check-in supersedes an absence.
+                    sqlx::query("DELETE FROM absences WHERE session_id = $1 AND member_id = $2")
+                        .bind(c.session_id)
+                        .bind(c.member_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    Recorded::New { id, received_at }
+                }
                 None => {
                     let prior = sqlx::query_as::<_, PriorCheckin>(
                         "SELECT c.id, c.taken_at, c.point_id, p.name AS point_name, c.method FROM checkins c \
@@ -195,7 +204,7 @@ impl Db {
         let now = time::now_ms();
         on_pool!(self, |pool| sqlx::query(
             "UPDATE checkins SET annulled_at = $1, annul_reason = $2 \
-             WHERE id = $3 AND point_id = $4 AND annulled_at IS NULL AND received_at >= $5",
+             WHERE id = $3 AND point_id = $4 AND annulled_at IS NULL AND taken_at >= $5",
         )
         .bind(now)
         .bind(reason)
@@ -280,7 +289,7 @@ impl Db {
         on_pool!(self, |pool| {
             sqlx::query_as::<_, RosterEntry>(
             "SELECT m.code, m.full_name, m.category, u.code AS unit_code, u.name AS unit_name, \
-             c.taken_at AS checked_in_at, p.name AS checked_in_point, c.method AS checkin_method, \
+             c.taken_at AS checked_in_at, p.name AS checked_in_point, c.point_id AS checked_in_point_id, c.method AS checkin_method, \
              a.reason AS absent_reason, (a.id IS NOT NULL) AS absent \
              FROM members m JOIN units u ON u.id = m.unit_id \
              LEFT JOIN checkins c ON c.member_id = m.id AND c.session_id = $1 AND c.annulled_at IS NULL \

@@ -25,10 +25,14 @@ async fn all_api_routes(app: &TestApp) -> Vec<(Method, String)> {
     routes
 }
 
-/// Routes anyone may call: signing in, and members' self check-in from a
-/// point's QR code (that proves itself with the QR token in the body/path).
+/// Routes anyone may call: signing in, members' self check-in from a
+/// point's QR code (that proves itself with the QR token in the body/path),
+/// and the public session pages, TV figures and home check-in.
 fn is_public(path: &str) -> bool {
-    path == "/api/auth/login" || path == "/api/checkin" || path.starts_with("/api/checkin/")
+    path == "/api/auth/login"
+        || path == "/api/checkin"
+        || path.starts_with("/api/checkin/")
+        || path.starts_with("/api/public/")
 }
 
 #[tokio::test]

@@ -96,7 +96,7 @@ async fn away_from_period_edge() {
     }
 }
 
-/// Twenty extra members in cell A, for the race.
+/// `n` extra members in cell A, for the race.
 fn extra_members(n: usize) -> (String, Vec<String>) {
     let mut csv = String::from("member_code,full_name,category,unit_code\n");
     let mut codes = Vec::new();
@@ -915,8 +915,15 @@ async fn absences_with_reasons_show_in_the_roster_but_not_for_present_members() 
     assert_eq!(line["absent_reason"], Value::Null);
     assert_eq!(hall.line("0012001").await["absent"], false);
 
-    // A second report replaces the first.
-    assert_eq!(absent("0012004", Some("Đi công tác")).await.status, 204);
+    // A second report (a new operation) replaces the first; the first
+    // resent (same id) changes nothing.
+    let second = hall.op.post(
+        "/api/operator/absences",
+        json!({"id": "abs-0012004-b", "member_code": "0012004", "reason": "Đi công tác"}),
+    );
+    assert_eq!(second.await.status, 204);
+    assert_eq!(hall.line("0012004").await["absent_reason"], "Đi công tác");
+    assert_eq!(absent("0012004", Some("Ốm")).await.status, 204);
     assert_eq!(hall.line("0012004").await["absent_reason"], "Đi công tác");
 
     // Someone present cannot be marked absent.
@@ -931,6 +938,14 @@ async fn absences_with_reasons_show_in_the_roster_but_not_for_present_members() 
         .await
         .error(404, "member.unknown");
     assert_eq!(hall.checked_in().await, 1);
+
+    // Reported absent, then turned up after all: the check-in wins.
+    hall.batch(json!([{"id": "c-2", "method": "roster", "member_code": "0012005"}]))
+        .await;
+    let line = hall.line("0012005").await;
+    assert_eq!(line["absent"], false);
+    assert!(line["checked_in_at"].is_string());
+    assert_eq!(line["checked_in_point_id"], hall.id);
 }
 
 #[tokio::test]
