@@ -124,6 +124,7 @@ impl AppState {
         (name = "operator", description = "Người phụ trách điểm cầu (đường dẫn điểm cầu)"),
         (name = "checkin", description = "Tự điểm danh bằng mã QR của điểm cầu"),
         (name = "live", description = "Số liệu trực tiếp: tham gia theo đơn vị, điểm cầu"),
+        (name = "reports", description = "Sau buổi học: báo cáo, danh sách chưa học, học bù, lịch sử"),
         (name = "public", description = "Công khai: trang buổi học, số liệu trên truyền hình, điểm danh tại nhà, lịch"),
     )
 )]

@@ -1,6 +1,8 @@
 //! Pure rules and types of the product: no IO here.
 
 pub mod import;
+pub mod makeup;
+pub mod report;
 pub mod tally;
 pub mod text;
 pub mod time;

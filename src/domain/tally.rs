@@ -128,6 +128,9 @@ pub enum TallyEvent {
         viewer_id: i64,
         unit_id: i64,
     },
+    /// A point of the session was registered, edited or removed: the hub
+    /// rebuilds the tally from the database.
+    PointsChanged,
 }
 
 /// A unit: id, parent id, code, name, kind, expected head count by category.
@@ -206,11 +209,14 @@ impl Tally {
         }
         for unit in t.units.values_mut() {
             let roster: i64 = unit.own.roster.iter().sum();
-            unit.own.base = if roster > 0 {
-                roster
+            if roster > 0 {
+                // A unit with a roster is measured by it: its expected head
+                // count (if any was imported too) is not counted anywhere.
+                unit.own.expected = [0; CATEGORIES];
+                unit.own.base = roster;
             } else {
-                unit.own.expected.iter().sum()
-            };
+                unit.own.base = unit.own.expected.iter().sum();
+            }
         }
         for (id, unit_id, name) in src.points {
             if let Some(u) = t.units.get_mut(&unit_id) {
@@ -416,6 +422,8 @@ impl Tally {
             TallyEvent::PublicViewer { viewer_id, unit_id } => {
                 self.count_viewer(viewer_id, unit_id, true)
             }
+            // Not an event a tally can apply by itself (see LiveHub).
+            TallyEvent::PointsChanged => false,
         };
         if changed {
             self.version += 1;
@@ -504,6 +512,19 @@ mod tests {
         assert_eq!(province.base, 110);
         assert_eq!(province.coverage(), Some(41.0 / 110.0));
         assert_eq!(t.points[&10].checked_in, 1);
+    }
+
+    #[test]
+    fn a_roster_replaces_the_expected_head_count() {
+        let mut src = source();
+        // Commune A has a roster and, imported too, an expected head count.
+        src.units[1].5 = [7, 7, 0, 0, 0, 0];
+        let t = Tally::build(src);
+        assert_eq!(t.units[&2].total.base, 5);
+        assert_eq!(t.units[&2].total.expected, [0; CATEGORIES]);
+        let province = &t.units[&1].total;
+        assert_eq!(province.expected.iter().sum::<i64>(), 105);
+        assert_eq!(province.base, 110);
     }
 
     #[test]

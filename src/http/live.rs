@@ -251,7 +251,7 @@ pub fn summary_line(scope_name: &str, points_connected: i64, participants: i64) 
 }
 
 /// The unit a caller's view of a session starts from.
-fn view_root(caller: &Caller, session: &SessionRecord, tally: &Tally) -> Option<i64> {
+pub fn view_root(caller: &Caller, session: &SessionRecord, tally: &Tally) -> Option<i64> {
     if caller.scope.contains(&session.scope_unit_path) {
         return Some(session.scope_unit_id);
     }
@@ -265,7 +265,7 @@ fn view_root(caller: &Caller, session: &SessionRecord, tally: &Tally) -> Option<
     }
 }
 
-fn in_view(tally: &Tally, unit_id: i64, root: i64) -> bool {
+pub fn in_view(tally: &Tally, unit_id: i64, root: i64) -> bool {
     let mut cur = Some(unit_id);
     while let Some(id) = cur {
         if id == root {

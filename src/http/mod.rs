@@ -8,12 +8,14 @@ pub mod cards;
 pub mod checkin;
 pub mod docs;
 pub mod live;
+pub mod makeup;
 pub mod members;
 pub mod operator;
 pub mod ops;
 pub mod points;
 pub mod public;
 pub mod qr;
+pub mod reports;
 pub mod sessions;
 pub mod units;
 pub mod web;
@@ -48,6 +50,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(live::router())
         .merge(public::router())
         .merge(public::calendar_router())
+        .merge(reports::router())
+        .merge(makeup::router())
 }
 
 /// A JSON body, refused with a clear message when it is not JSON, not the

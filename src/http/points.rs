@@ -12,6 +12,7 @@ use super::sessions::visible_session;
 use super::units::visible_unit;
 use super::{ApiJson, ApiPath, parse_id, text_field, ts};
 use crate::app::AppState;
+use crate::domain::tally::TallyEvent;
 use crate::domain::{PointKind, SessionStatus, parse_name, parse_optional_text, parse_phone, tree};
 use crate::error::{AppError, AppResult};
 use crate::live::{PointStatus, Presence};
@@ -260,6 +261,7 @@ async fn create_point(
         .await
     {
         Ok(point_id) => {
+            state.hub().publish(session.id, TallyEvent::PointsChanged);
             let point = state
                 .db()
                 .point_by_id(point_id)
@@ -331,7 +333,9 @@ async fn update_point(
     )
     .await?;
     match state.db().update_point(point.id, &fields).await {
-        Ok(()) => {}
+        Ok(()) => state
+            .hub()
+            .publish(point.session_id, TallyEvent::PointsChanged),
         Err(e) if crate::store::is_unique_violation(&e) => {
             return Err(AppError::conflict(
                 "point.name_taken",
@@ -359,6 +363,9 @@ async fn delete_point(
 ) -> AppResult<StatusCode> {
     let point = visible_point(&state, &caller, &id).await?;
     if state.db().delete_point(point.id).await? {
+        state
+            .hub()
+            .publish(point.session_id, TallyEvent::PointsChanged);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::conflict(

@@ -27,6 +27,8 @@ pub fn router() -> axum::Router<AppState> {
         .route("/s/{id}", get(|| page("session.html")))
         .route("/tv/{id}", get(|| page("home.html")))
         .route("/tv/{id}/overlay", get(overlay))
+        // A member's personal make-up page (học bù).
+        .route("/hoc-bu/{token}", get(|| page("makeup.html")))
         .route("/api/operator/ws", get(crate::ws::console::console_ws))
         .route("/api/sessions/{id}/live", get(super::live::dashboard_ws))
         .route("/assets/{*file}", get(asset))

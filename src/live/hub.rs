@@ -114,8 +114,12 @@ async fn follow(db: Db, live: Arc<SessionLive>, mut rx: broadcast::Receiver<(i64
                 Err(_) => break,
             }
         }
-        if lagged {
-            // Fell behind the event stream: rebuild from the database.
+        let points_changed = batch
+            .iter()
+            .any(|(s, e)| *s == live.session_id && *e == TallyEvent::PointsChanged);
+        if lagged || points_changed {
+            // Fell behind the event stream, or the session's points changed:
+            // rebuild from the database.
             if let Ok(src) = db.tally_source(live.session_id, &live.scope_path).await {
                 let mut tally = live.tally.write().unwrap_or_else(|e| e.into_inner());
                 let version = tally.version + 1;

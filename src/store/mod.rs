@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod checkins;
 pub mod members;
 pub mod points;
+pub mod reports;
 pub mod sessions;
 pub mod tally;
 pub mod units;

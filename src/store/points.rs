@@ -131,6 +131,32 @@ impl Db {
         })
     }
 
+    /// Notes that the point's console connected or disconnected: reports
+    /// count the points that connected at all during the session.
+    pub async fn note_point_connection(&self, id: i64) -> Result<(), sqlx::Error> {
+        let now = crate::domain::time::now_ms();
+        on_pool!(self, |pool| {
+            sqlx::query(
+            "UPDATE points SET first_connected_at = COALESCE(first_connected_at, $1), last_connected_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        })
+    }
+
+    /// Points of a session that connected at least once, by unit id.
+    pub async fn connected_points(&self, session_id: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+        on_pool!(self, |pool| {
+            sqlx::query_as("SELECT id, unit_id FROM points WHERE session_id = $1 AND first_connected_at IS NOT NULL")
+            .bind(session_id)
+            .fetch_all(pool)
+            .await
+        })
+    }
+
     /// The hash of the point's current operator secret (none once revoked).
     pub async fn operator_token_hash(&self, id: i64) -> Result<Option<String>, sqlx::Error> {
         on_pool!(self, |pool| sqlx::query_scalar::<_, Option<String>>(

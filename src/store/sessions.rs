@@ -124,6 +124,16 @@ impl Db {
         })
     }
 
+    /// The share of the recording a member must watch for make-up.
+    pub async fn session_makeup_threshold(&self, id: i64) -> Result<Option<f64>, sqlx::Error> {
+        on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT makeup_threshold FROM sessions WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
+    }
+
     /// Moves a session to `next` only if it is still in `current`: two
     /// organizers pressing buttons at once cannot move it backwards.
     pub async fn set_session_status(

@@ -96,6 +96,7 @@ async fn run(state: AppState, point: PointRecord, mut socket: WebSocket) {
     let _guard = state.track_socket();
     let presence = state.presence();
     presence.connected(point.id);
+    let _ = state.db().note_point_connection(point.id).await;
     tracing::info!(point = point.id, "console connected");
     let mut shutdown = state.shutdown_signal();
     let hash_at_start = state
@@ -155,6 +156,7 @@ async fn run(state: AppState, point: PointRecord, mut socket: WebSocket) {
         }
     }
     presence.disconnected(point.id);
+    let _ = state.db().note_point_connection(point.id).await;
     tracing::info!(point = point.id, "console disconnected");
 }
 
