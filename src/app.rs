@@ -37,6 +37,7 @@ struct Inner {
     limits: Limits,
     presence: Presence,
     hub: LiveHub,
+    webhooks: crate::webhooks::Webhooks,
     shutdown: tokio::sync::watch::Receiver<bool>,
     open_sockets: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -83,6 +84,10 @@ impl AppState {
         &self.0.hub
     }
 
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.0.webhooks
+    }
+
     /// Changes to true when the server begins to shut down: sockets close
     /// with 1001 so that consoles reconnect (axum does not wait for them).
     pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
@@ -125,6 +130,7 @@ impl AppState {
         (name = "checkin", description = "Tự điểm danh bằng mã QR của điểm cầu"),
         (name = "live", description = "Số liệu trực tiếp: tham gia theo đơn vị, điểm cầu"),
         (name = "reports", description = "Sau buổi học: báo cáo, danh sách chưa học, học bù, lịch sử"),
+        (name = "webhooks", description = "Báo sự kiện cho hệ thống khác (ký HMAC, gửi lại khi lỗi)"),
         (name = "public", description = "Công khai: trang buổi học, số liệu trên truyền hình, điểm danh tại nhà, lịch"),
     )
 )]
@@ -179,6 +185,7 @@ pub fn build(
         limits: Limits::default(),
         presence: Presence::default(),
         hub: LiveHub::default(),
+        webhooks: Default::default(),
         shutdown,
         open_sockets: Arc::default(),
     }));

@@ -18,6 +18,7 @@ pub mod live;
 pub mod security;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 pub mod ws;
 
 use std::future::Future;
@@ -43,6 +44,7 @@ pub async fn run(
     let keys = keys::Keys::load_or_create(&db).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (app, state) = app::build(db.clone(), config, metrics.clone(), keys, stop_rx.clone());
+    webhooks::spawn(state.clone());
 
     if let Some(metrics_listener) = metrics_listener {
         let mut stop = stop_rx.clone();

@@ -128,9 +128,13 @@ pub enum TallyEvent {
         viewer_id: i64,
         unit_id: i64,
     },
-    /// A point of the session was registered, edited or removed: the hub
-    /// rebuilds the tally from the database.
-    PointsChanged,
+    /// The units, rosters or points the tally was built from changed: the
+    /// hub rebuilds it from the database.
+    Reload,
+    /// The session moved to another state (no figure changes; webhooks care).
+    StatusChanged {
+        status: super::SessionStatus,
+    },
 }
 
 /// A unit: id, parent id, code, name, kind, expected head count by category.
@@ -423,7 +427,8 @@ impl Tally {
                 self.count_viewer(viewer_id, unit_id, true)
             }
             // Not an event a tally can apply by itself (see LiveHub).
-            TallyEvent::PointsChanged => false,
+            TallyEvent::Reload => false,
+            TallyEvent::StatusChanged { .. } => false,
         };
         if changed {
             self.version += 1;

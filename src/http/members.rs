@@ -215,6 +215,7 @@ async fn create_member(
     };
     match state.db().create_member(&fields).await {
         Ok(_) => {
+            state.hub().rosters_changed();
             let member = state
                 .db()
                 .member_by_code(&code)
@@ -283,6 +284,7 @@ async fn update_member(
             },
         )
         .await?;
+    state.hub().rosters_changed();
     let member = state
         .db()
         .member_by_code(&member.code)
@@ -301,6 +303,7 @@ async fn delete_member(
 ) -> AppResult<StatusCode> {
     let member = visible_member(&state, &caller, &code).await?;
     if state.db().delete_member(member.id).await? {
+        state.hub().rosters_changed();
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::conflict(
@@ -336,6 +339,7 @@ async fn import_members(
         updated = report.updated,
         "members imported"
     );
+    state.hub().rosters_changed();
     Ok(Json(ImportResult {
         created: report.created,
         updated: report.updated,

@@ -19,6 +19,7 @@ pub mod reports;
 pub mod sessions;
 pub mod units;
 pub mod web;
+pub mod webhooks;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{StatusCode, header, request::Parts};
@@ -52,6 +53,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(public::calendar_router())
         .merge(reports::router())
         .merge(makeup::router())
+        .merge(webhooks::router())
 }
 
 /// A JSON body, refused with a clear message when it is not JSON, not the

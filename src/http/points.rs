@@ -261,7 +261,7 @@ async fn create_point(
         .await
     {
         Ok(point_id) => {
-            state.hub().publish(session.id, TallyEvent::PointsChanged);
+            state.hub().publish(session.id, TallyEvent::Reload);
             let point = state
                 .db()
                 .point_by_id(point_id)
@@ -333,9 +333,7 @@ async fn update_point(
     )
     .await?;
     match state.db().update_point(point.id, &fields).await {
-        Ok(()) => state
-            .hub()
-            .publish(point.session_id, TallyEvent::PointsChanged),
+        Ok(()) => state.hub().publish(point.session_id, TallyEvent::Reload),
         Err(e) if crate::store::is_unique_violation(&e) => {
             return Err(AppError::conflict(
                 "point.name_taken",
@@ -363,9 +361,7 @@ async fn delete_point(
 ) -> AppResult<StatusCode> {
     let point = visible_point(&state, &caller, &id).await?;
     if state.db().delete_point(point.id).await? {
-        state
-            .hub()
-            .publish(point.session_id, TallyEvent::PointsChanged);
+        state.hub().publish(point.session_id, TallyEvent::Reload);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::conflict(

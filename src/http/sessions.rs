@@ -502,6 +502,10 @@ async fn set_status(
             ),
         ));
     }
+    state.hub().publish(
+        s.id,
+        crate::domain::tally::TallyEvent::StatusChanged { status: next },
+    );
     let session = state
         .db()
         .session_by_id(s.id)

@@ -323,6 +323,7 @@ async fn create_unit(
         .await
     {
         Ok(id) => {
+            state.hub().rosters_changed();
             let unit = state
                 .db()
                 .unit_by_id(id)
@@ -420,6 +421,7 @@ async fn update_unit(
         .db()
         .update_unit(unit.id, &fields, &unit.path, parent_path.as_deref())
         .await?;
+    state.hub().rosters_changed();
     let unit = state
         .db()
         .unit_by_id(unit.id)
@@ -448,6 +450,7 @@ async fn delete_unit(
         return Err(AppError::forbidden());
     }
     if state.db().delete_unit(unit.id).await? {
+        state.hub().rosters_changed();
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::conflict(
@@ -506,6 +509,7 @@ async fn import_units(
         updated = report.updated,
         "units imported"
     );
+    state.hub().rosters_changed();
     Ok(Json(ImportResult {
         created: report.created,
         updated: report.updated,

@@ -57,10 +57,24 @@ impl Default for LiveHub {
     }
 }
 
+/// The session id under which an event concerns every session.
+pub const EVERY_SESSION: i64 = 0;
+
 impl LiveHub {
     /// Publishes a durable change. Nobody listening is fine.
     pub fn publish(&self, session_id: i64, event: TallyEvent) {
         let _ = self.events.send((session_id, event));
+    }
+
+    /// Units or members changed: every tally is rebuilt from the database
+    /// (its rosters, expected head counts and tree may be different).
+    pub fn rosters_changed(&self) {
+        self.publish(EVERY_SESSION, TallyEvent::Reload);
+    }
+
+    /// Every event, for other followers (webhooks).
+    pub fn subscribe(&self) -> broadcast::Receiver<(i64, TallyEvent)> {
+        self.events.subscribe()
     }
 
     /// The live tally of a session, built on first use.
@@ -114,12 +128,12 @@ async fn follow(db: Db, live: Arc<SessionLive>, mut rx: broadcast::Receiver<(i64
                 Err(_) => break,
             }
         }
-        let points_changed = batch
-            .iter()
-            .any(|(s, e)| *s == live.session_id && *e == TallyEvent::PointsChanged);
-        if lagged || points_changed {
-            // Fell behind the event stream, or the session's points changed:
-            // rebuild from the database.
+        let reload = batch.iter().any(|(s, e)| {
+            (*s == live.session_id || *s == EVERY_SESSION) && *e == TallyEvent::Reload
+        });
+        if lagged || reload {
+            // Fell behind the event stream, or what the tally was built from
+            // changed: rebuild from the database.
             if let Ok(src) = db.tally_source(live.session_id, &live.scope_path).await {
                 let mut tally = live.tally.write().unwrap_or_else(|e| e.into_inner());
                 let version = tally.version + 1;

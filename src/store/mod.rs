@@ -14,6 +14,7 @@ pub mod reports;
 pub mod sessions;
 pub mod tally;
 pub mod units;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
