@@ -48,6 +48,18 @@ pub enum Command {
     /// Import a CSV file into the database (all or nothing).
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Remove the personal data of sessions that ended long ago, keeping
+    /// their figures (docs/retention.md).
+    Retention {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// Sessions that ended more than this many days ago.
+        #[arg(long)]
+        older_than_days: u32,
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -138,6 +150,11 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Retention {
+            db,
+            older_than_days,
+            dry_run,
+        } => retention(&db.url(), older_than_days, dry_run).await,
         Command::Import(ImportCommand::Units { db, file }) => {
             let bytes = std::fs::read(&file)
                 .with_context(|| format!("không đọc được tệp {}", file.display()))?;
@@ -221,6 +238,60 @@ async fn admin_create(
             bail!("tên đăng nhập \"{username}\" đã được dùng")
         }
         Err(e) => return Err(e.into()),
+    }
+    db.close().await;
+    Ok(())
+}
+
+async fn retention(url: &str, days: u32, dry_run: bool) -> anyhow::Result<()> {
+    if days < 30 {
+        bail!("--older-than-days phải từ 30 trở lên (giữ số liệu ít nhất một tháng để báo cáo)");
+    }
+    let db = Db::connect(url).await?;
+    let cutoff = crate::domain::time::now_ms() - i64::from(days) * 24 * 3600 * 1000;
+    let sessions = db.sessions_to_purge(cutoff).await?;
+    println!(
+        "{} buổi học kết thúc trước {} còn dữ liệu cá nhân.",
+        sessions.len(),
+        crate::domain::time::to_local(cutoff).format("%d/%m/%Y")
+    );
+    for s in &sessions {
+        let tally =
+            crate::domain::tally::Tally::build(db.tally_source(s.id, &s.scope_unit_path).await?);
+        let connected = db
+            .connected_points(s.id)
+            .await?
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        let rows = crate::domain::report::rows(&tally, s.scope_unit_id, &connected);
+        let top = &rows[0];
+        let summary =
+            crate::domain::report::summary(&top.name, top.points_connected, top.participants_live);
+        println!(
+            "  #{} {} — {}",
+            s.id,
+            crate::domain::time::to_local(s.starts_at).format("%d/%m/%Y"),
+            summary
+        );
+        if !dry_run {
+            let figures = serde_json::json!({"summary": summary, "rows": rows}).to_string();
+            let purged = db.purge_session(s.id, &figures).await?;
+            println!(
+                "    đã xóa: {} lượt điểm danh, {} báo vắng, {} báo số người, {} người xem tại nhà, {} tiến độ học bù",
+                purged.checkins,
+                purged.absences,
+                purged.head_counts,
+                purged.public_viewers,
+                purged.makeup
+            );
+        }
+    }
+    if !dry_run {
+        let (ops, hooks) = db.purge_old_records(cutoff).await?;
+        println!("Đã xóa {ops} bản ghi thao tác và {hooks} lượt gửi webhook cũ.");
+    } else {
+        println!("(chạy thử: chưa xóa gì)");
     }
     db.close().await;
     Ok(())

@@ -116,15 +116,33 @@ async fn build_report(
     unit: Option<&str>,
 ) -> AppResult<SessionReport> {
     let (tally, unit_id) = tally_for(state, caller, session, unit).await?;
-    let connected: HashSet<i64> = state
-        .db()
-        .connected_points(session.id)
-        .await?
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    let rows = report::rows(&tally, unit_id, &connected);
-    let top = &rows[0];
+    let rows = match state.db().session_summary(session.id).await? {
+        // Personal data removed by the retention policy: the kept figures.
+        Some(kept) => {
+            let code = tally
+                .units
+                .get(&unit_id)
+                .map(|u| u.code.clone())
+                .unwrap_or_default();
+            kept_rows(&kept, &code)
+        }
+        None => {
+            let connected: HashSet<i64> = state
+                .db()
+                .connected_points(session.id)
+                .await?
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect();
+            report::rows(&tally, unit_id, &connected)
+        }
+    };
+    let Some(top) = rows.first() else {
+        return Err(AppError::not_found(
+            "unit.not_found",
+            "Không có số liệu của đơn vị này.",
+        ));
+    };
     Ok(SessionReport {
         session_id: session.id,
         theme: session.theme.clone(),
@@ -135,6 +153,30 @@ async fn build_report(
         generated_at: ts(time::now_ms()),
         rows,
     })
+}
+
+/// The subtree of `code` in the rows kept when a session was purged (rows
+/// are depth first, so the subtree runs until the next row at its level).
+fn kept_rows(kept: &str, code: &str) -> Vec<ReportRow> {
+    let all: Vec<ReportRow> = serde_json::from_str::<serde_json::Value>(kept)
+        .ok()
+        .and_then(|v| serde_json::from_value(v["rows"].clone()).ok())
+        .unwrap_or_default();
+    let Some(start) = all.iter().position(|r| r.code == code) else {
+        return Vec::new();
+    };
+    let base = all[start].level;
+    let mut out: Vec<ReportRow> = vec![all[start].clone()];
+    out.extend(
+        all[start + 1..]
+            .iter()
+            .take_while(|r| r.level > base)
+            .cloned(),
+    );
+    for r in &mut out {
+        r.level -= base;
+    }
+    out
 }
 
 const REPORT_HEADERS: [&str; 21] = [

@@ -11,6 +11,7 @@ pub mod checkins;
 pub mod members;
 pub mod points;
 pub mod reports;
+pub mod retention;
 pub mod sessions;
 pub mod tally;
 pub mod units;
