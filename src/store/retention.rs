@@ -60,28 +60,27 @@ impl Db {
                 .bind(session_id).bind(figures).bind(now)
                 .execute(&mut *tx)
                 .await?;
-            let mut purged = Purged::default();
-            purged.checkins = sqlx::query("DELETE FROM checkins WHERE session_id = $1")
+            let checkins = sqlx::query("DELETE FROM checkins WHERE session_id = $1")
                 .bind(session_id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            purged.absences = sqlx::query("DELETE FROM absences WHERE session_id = $1")
+            let absences = sqlx::query("DELETE FROM absences WHERE session_id = $1")
                 .bind(session_id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            purged.head_counts = sqlx::query("DELETE FROM head_counts WHERE point_id IN (SELECT id FROM points WHERE session_id = $1)")
+            let head_counts = sqlx::query("DELETE FROM head_counts WHERE point_id IN (SELECT id FROM points WHERE session_id = $1)")
                 .bind(session_id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            purged.public_viewers = sqlx::query("DELETE FROM public_viewers WHERE session_id = $1")
+            let public_viewers = sqlx::query("DELETE FROM public_viewers WHERE session_id = $1")
                 .bind(session_id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            purged.makeup = sqlx::query("DELETE FROM makeup_progress WHERE session_id = $1")
+            let makeup = sqlx::query("DELETE FROM makeup_progress WHERE session_id = $1")
                 .bind(session_id)
                 .execute(&mut *tx)
                 .await?
@@ -92,7 +91,13 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok(purged)
+            Ok(Purged {
+                checkins,
+                absences,
+                head_counts,
+                public_viewers,
+                makeup,
+            })
         })
     }
 
