@@ -27,12 +27,14 @@ async fn all_api_routes(app: &TestApp) -> Vec<(Method, String)> {
 
 /// Routes anyone may call: signing in, members' self check-in from a
 /// point's QR code (that proves itself with the QR token in the body/path),
-/// and the public session pages, TV figures and home check-in.
+/// the public session pages, TV figures and home check-in, and make-up
+/// pages (which prove themselves with the personal token in the path).
 fn is_public(path: &str) -> bool {
     path == "/api/auth/login"
         || path == "/api/checkin"
         || path.starts_with("/api/checkin/")
         || path.starts_with("/api/public/")
+        || path.starts_with("/api/makeup/")
 }
 
 #[tokio::test]

@@ -79,11 +79,44 @@ pub struct TestApp {
     _dir: Option<TempDir>,
 }
 
+/// A fresh, empty database for one test: a SQLite file in `dir`, or — when
+/// `DIEMCAU_TEST_DATABASE_URL` names a PostgreSQL server — a new database on
+/// it. The whole suite runs on each backend this way; a PostgreSQL run that
+/// cannot reach its server fails, it never falls back to SQLite.
+pub async fn fresh_database_url(dir: &TempDir) -> String {
+    match std::env::var("DIEMCAU_TEST_DATABASE_URL") {
+        Ok(admin) if admin.starts_with("postgres") => {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("DIEMCAU_TEST_DATABASE_URL={admin} is not reachable: {e}")
+                });
+            let name = format!(
+                "diemcau_test_{}",
+                diemcau::security::new_secret()
+                    .to_lowercase()
+                    .replace(['-', '_'], "")[..16]
+                    .to_string()
+            );
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let (base, _) = admin
+                .rsplit_once('/')
+                .expect("database URL has a database name");
+            format!("{base}/{name}")
+        }
+        _ => format!("sqlite://{}/t.db", dir.path().display()),
+    }
+}
+
 impl TestApp {
-    /// A server on a fresh SQLite file in a new temporary directory.
+    /// A server on a fresh database (see [`fresh_database_url`]).
     pub async fn start() -> TestApp {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let url = fresh_database_url(&dir).await;
         let mut app = TestApp::start_on(&url).await;
         app._dir = Some(dir);
         app
@@ -689,7 +722,7 @@ impl TestApp {
     /// dropping (or sending on) it begins a graceful shutdown.
     pub async fn start_stoppable() -> (TestApp, oneshot::Sender<()>) {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let url = fresh_database_url(&dir).await;
         let db = Db::connect(&url).await.expect("database opens");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("address"));
@@ -733,6 +766,38 @@ impl TestApp {
     pub fn console_url(&self, ticket: &str, version: u32) -> String {
         format!(
             "{}/api/operator/ws?ticket={ticket}&v={version}",
+            self.base_url.replacen("http://", "ws://", 1)
+        )
+    }
+}
+
+// Live figures and public side helpers (used by live.rs and public.rs).
+
+impl Api {
+    /// The token an API client made by [`TestApp::bearer`] sends, for
+    /// requests the harness does not make itself (a WebSocket handshake).
+    pub fn bearer_token(&self) -> Option<&str> {
+        match &self.auth {
+            Auth::Bearer(token) => Some(token),
+            _ => None,
+        }
+    }
+
+    /// `GET /api/sessions/{id}/tally`, of `unit` when given.
+    pub async fn tally(&self, session_id: i64, unit: Option<&str>) -> Reply {
+        let path = format!("/api/sessions/{session_id}/tally");
+        match unit {
+            Some(code) => self.get_with(&path, &[("unit", code)]).await,
+            None => self.get(&path).await,
+        }
+    }
+}
+
+impl TestApp {
+    /// The dashboard WebSocket address of a session.
+    pub fn live_url(&self, session_id: i64) -> String {
+        format!(
+            "{}/api/sessions/{session_id}/live",
             self.base_url.replacen("http://", "ws://", 1)
         )
     }

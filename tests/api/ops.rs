@@ -7,7 +7,14 @@ async fn health_reports_the_database() {
     let app = TestApp::start().await;
     let health = app.anonymous().get("/healthz").await.expect(200);
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["database"], "sqlite");
+    assert_eq!(health["database"], app.db.backend());
+    let expected =
+        if std::env::var("DIEMCAU_TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+            "postgres"
+        } else {
+            "sqlite"
+        };
+    assert_eq!(health["database"], expected);
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
 }
 
