@@ -45,6 +45,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (app, state) = app::build(db.clone(), config, metrics.clone(), keys, stop_rx.clone());
     webhooks::spawn(state.clone());
+    live::cluster::spawn(state.clone());
 
     if let Some(metrics_listener) = metrics_listener {
         let mut stop = stop_rx.clone();

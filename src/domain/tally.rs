@@ -105,8 +105,10 @@ pub struct PointNode {
     pub head_count: Option<(i64, i64, i64)>,
 }
 
-/// Everything that changes a tally.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything that changes a tally. Serializable: instances sharing a
+/// PostgreSQL database pass them to each other.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
 pub enum TallyEvent {
     CheckedIn {
         checkin_id: i64,

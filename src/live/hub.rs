@@ -45,6 +45,7 @@ impl SessionLive {
 
 pub struct LiveHub {
     events: broadcast::Sender<(i64, TallyEvent)>,
+    outbox: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(i64, TallyEvent)>>,
     sessions: tokio::sync::Mutex<HashMap<i64, Arc<SessionLive>>>,
 }
 
@@ -52,6 +53,7 @@ impl Default for LiveHub {
     fn default() -> Self {
         LiveHub {
             events: broadcast::channel(65_536).0,
+            outbox: std::sync::OnceLock::new(),
             sessions: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -61,9 +63,23 @@ impl Default for LiveHub {
 pub const EVERY_SESSION: i64 = 0;
 
 impl LiveHub {
-    /// Publishes a durable change. Nobody listening is fine.
+    /// Publishes a durable change. Nobody listening is fine. With several
+    /// instances the change also goes to the others (see `live::cluster`).
     pub fn publish(&self, session_id: i64, event: TallyEvent) {
+        if let Some(outbox) = self.outbox.get() {
+            let _ = outbox.send((session_id, event.clone()));
+        }
         let _ = self.events.send((session_id, event));
+    }
+
+    /// Publishes a change that came from another instance (not sent back out).
+    pub fn publish_local(&self, session_id: i64, event: TallyEvent) {
+        let _ = self.events.send((session_id, event));
+    }
+
+    /// Sends every change published here to other instances too.
+    pub fn set_outbox(&self, outbox: tokio::sync::mpsc::UnboundedSender<(i64, TallyEvent)>) {
+        let _ = self.outbox.set(outbox);
     }
 
     /// Units or members changed: every tally is rebuilt from the database

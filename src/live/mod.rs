@@ -1,6 +1,7 @@
 //! Live state of the running server: which point consoles are connected.
 //! (Kept in memory; a later step shares it between instances.)
 
+pub mod cluster;
 pub mod hub;
 
 use std::collections::HashMap;
@@ -32,6 +33,9 @@ struct Seen {
 #[derive(Default)]
 pub struct Presence {
     points: Mutex<HashMap<i64, Seen>>,
+    /// Consoles connected to other instances (PostgreSQL only), refreshed
+    /// from the database every few seconds.
+    remote: Mutex<HashMap<i64, Seen>>,
 }
 
 impl Presence {
@@ -54,10 +58,55 @@ impl Presence {
         }
     }
 
+    /// This instance's consoles: (point, connections, last heartbeat ms).
+    pub fn local_snapshot(&self) -> Vec<(i64, i64, i64)> {
+        let points = self.points.lock().unwrap_or_else(|e| e.into_inner());
+        points
+            .iter()
+            .filter(|(_, s)| s.connections > 0)
+            .map(|(p, s)| (*p, i64::from(s.connections), s.last_seen_ms))
+            .collect()
+    }
+
+    /// Replaces what is known of the consoles connected to other instances.
+    pub fn set_remote(&self, remote: Vec<(i64, i64, i64)>) {
+        let map = remote
+            .into_iter()
+            .map(|(p, connections, last_seen_ms)| {
+                (
+                    p,
+                    Seen {
+                        connections: connections.clamp(0, u32::MAX as i64) as u32,
+                        last_seen_ms,
+                    },
+                )
+            })
+            .collect();
+        *self.remote.lock().unwrap_or_else(|e| e.into_inner()) = map;
+    }
+
     /// Status and last heartbeat (ms) of a point.
     pub fn status(&self, point_id: i64) -> (PointStatus, Option<i64>) {
-        let points = self.points.lock().unwrap_or_else(|e| e.into_inner());
-        match points.get(&point_id) {
+        let local = self
+            .points
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&point_id)
+            .copied();
+        let remote = self
+            .remote
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&point_id)
+            .copied();
+        let merged = match (local, remote) {
+            (Some(a), Some(b)) => Some(Seen {
+                connections: a.connections + b.connections,
+                last_seen_ms: a.last_seen_ms.max(b.last_seen_ms),
+            }),
+            (a, b) => a.or(b),
+        };
+        match merged.as_ref() {
             None => (PointStatus::Offline, None),
             Some(seen) if seen.connections == 0 => (PointStatus::Offline, Some(seen.last_seen_ms)),
             Some(seen) if time::now_ms() - seen.last_seen_ms > STALE_AFTER_MS => {

@@ -85,31 +85,41 @@ pub struct TestApp {
 /// cannot reach its server fails, it never falls back to SQLite.
 pub async fn fresh_database_url(dir: &TempDir) -> String {
     match std::env::var("DIEMCAU_TEST_DATABASE_URL") {
-        Ok(admin) if admin.starts_with("postgres") => {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&admin)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!("DIEMCAU_TEST_DATABASE_URL={admin} is not reachable: {e}")
-                });
-            let name = format!(
-                "diemcau_test_{}",
-                diemcau::security::new_secret()
-                    .to_lowercase()
-                    .replace(['-', '_'], "")[..16]
-                    .to_string()
-            );
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .expect("create test database");
-            let (base, _) = admin
-                .rsplit_once('/')
-                .expect("database URL has a database name");
-            format!("{base}/{name}")
-        }
+        Ok(admin) if admin.starts_with("postgres") => fresh_postgres_database(&admin).await,
         _ => format!("sqlite://{}/t.db", dir.path().display()),
     }
+}
+
+/// The PostgreSQL server tests use when they need one whatever the run's
+/// backend (several instances sharing a database).
+pub fn postgres_admin_url() -> String {
+    match std::env::var("DIEMCAU_TEST_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => url,
+        _ => std::env::var("DIEMCAU_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string()),
+    }
+}
+
+/// Creates a new, empty database on the server of `admin` and returns its URL.
+pub async fn fresh_postgres_database(admin: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is not reachable: {e}"));
+    let name = format!(
+        "diemcau_test_{}",
+        &diemcau::security::new_secret()
+            .to_lowercase()
+            .replace(['-', '_'], "")[..16]
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("database URL has a database name");
+    format!("{base}/{name}")
 }
 
 impl TestApp {
@@ -800,5 +810,287 @@ impl TestApp {
             "{}/api/sessions/{session_id}/live",
             self.base_url.replacen("http://", "ws://", 1)
         )
+    }
+}
+
+// After-the-session helpers (used by reports.rs, makeup.rs, webhooks.rs and
+// retention.rs).
+
+/// A reply whose body is kept as bytes (CSV with its BOM, XLSX).
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl RawReply {
+    /// Asserts the status and the start of the content type; returns the body.
+    #[track_caller]
+    pub fn expect(self, status: u16, content_type: &str) -> Vec<u8> {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.bytes)
+        );
+        let got = self.headers[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .expect("content type");
+        assert!(got.starts_with(content_type), "content type {got}");
+        self.bytes
+    }
+}
+
+impl Api {
+    /// A GET whose body is read as bytes, as a spreadsheet program gets it.
+    pub async fn get_raw(&self, path: &str, query: &[(&str, &str)]) -> RawReply {
+        let response = self
+            .request(Method::GET, path)
+            .query(query)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body").to_vec();
+        assert!(
+            !status.is_server_error(),
+            "GET {path} answered {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        RawReply {
+            status,
+            headers,
+            bytes,
+        }
+    }
+
+    /// `GET /api/sessions/{id}/report` as JSON, of `unit` when given.
+    pub async fn report(&self, session_id: i64, unit: Option<&str>) -> Reply {
+        let path = format!("/api/sessions/{session_id}/report");
+        match unit {
+            Some(code) => self.get_with(&path, &[("unit", code)]).await,
+            None => self.get(&path).await,
+        }
+    }
+
+    /// `GET /api/sessions/{id}/absentees` as JSON, of `unit` when given.
+    pub async fn absentees(&self, session_id: i64, unit: Option<&str>) -> Reply {
+        let path = format!("/api/sessions/{session_id}/absentees");
+        match unit {
+            Some(code) => self.get_with(&path, &[("unit", code)]).await,
+            None => self.get(&path).await,
+        }
+    }
+
+    /// `PATCH /api/sessions/{id}` giving the session its recording.
+    pub async fn set_recording(&self, session_id: i64, url: &str) {
+        let view = self
+            .patch_session(session_id, json!({"broadcast": {"recording_url": url}}))
+            .await
+            .expect(200);
+        assert_eq!(view["broadcast"]["recording_url"], url, "{view}");
+    }
+}
+
+/// Runs one SQL statement that changes rows; returns how many.
+pub async fn db_execute(db: &Db, sql: &str) -> u64 {
+    diemcau::on_pool!(db, |pool| sqlx::query(sql)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Runs a query answering one integer (a count).
+pub async fn db_i64(db: &Db, sql: &str) -> i64 {
+    diemcau::on_pool!(db, |pool| sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(pool)
+        .await)
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The token of a personal make-up link (`…/hoc-bu/<token>`).
+pub fn makeup_token_of(link: &str) -> String {
+    let (_, token) = link
+        .split_once("/hoc-bu/")
+        .unwrap_or_else(|| panic!("make-up link {link:?} has /hoc-bu/"));
+    assert!(!token.is_empty(), "{link}");
+    token.to_string()
+}
+
+impl TestApp {
+    /// Moves the previous make-up report of a member back in time, as if
+    /// they had been watching for that long since.
+    pub async fn backdate_makeup(&self, session_id: i64, member_code: &str, ms: i64) {
+        let changed = diemcau::on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE makeup_progress SET last_report_at = last_report_at - $1 \
+             WHERE session_id = $2 AND member_id = (SELECT id FROM members WHERE code = $3)"
+        )
+        .bind(ms)
+        .bind(session_id)
+        .bind(member_code)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .expect("backdate make-up progress");
+        assert_eq!(changed, 1, "make-up progress of {member_code} exists");
+    }
+
+    /// `POST /api/makeup/{token}/progress`, asserting 200.
+    pub async fn makeup_report(&self, token: &str, body: Value) -> Value {
+        self.anonymous()
+            .post(&format!("/api/makeup/{token}/progress"), body)
+            .await
+            .expect(200)
+    }
+
+    /// A member watches the whole recording (`duration_s` long) from the
+    /// link's token: a first report, then — an hour and a half later — the rest.
+    pub async fn watch_recording(
+        &self,
+        session_id: i64,
+        member_code: &str,
+        token: &str,
+        duration_s: f64,
+    ) -> Value {
+        let first = self
+            .makeup_report(
+                token,
+                json!({"duration_s": duration_s, "intervals": [[0.0, 10.0]], "position_s": 10.0}),
+            )
+            .await;
+        assert_eq!(first["progress"]["completed"], false, "{first}");
+        self.backdate_makeup(session_id, member_code, 3 * 3_600_000)
+            .await;
+        let done = self
+            .makeup_report(
+                token,
+                json!({"duration_s": duration_s, "intervals": [[0.0, duration_s]], "position_s": duration_s}),
+            )
+            .await;
+        assert_eq!(done["progress"]["completed"], true, "{done}");
+        assert_eq!(done["studied"]["method"], "makeup", "{done}");
+        done
+    }
+
+    /// Opens the point's console over WebSocket, waits for its `welcome`,
+    /// and closes it: the point has connected.
+    pub async fn connect_console_once(&self, op: &Api) {
+        use futures_util::{SinkExt, StreamExt};
+        let ticket = op.post_empty("/api/operator/ws-ticket").await.expect(200)["ticket"]
+            .as_str()
+            .expect("ticket")
+            .to_string();
+        let (mut ws, _) = tokio_tungstenite::connect_async(self.console_url(&ticket, 1))
+            .await
+            .expect("console connects");
+        loop {
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+                .await
+                .expect("welcome within 10 s")
+                .expect("connection open")
+                .expect("a frame");
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+                let v: Value = serde_json::from_str(text.as_str()).expect("JSON");
+                assert_eq!(v["type"], "welcome", "{v}");
+                break;
+            }
+        }
+        ws.close(None).await.expect("closed");
+    }
+
+    /// A server on an existing database that can be stopped and waited for
+    /// (the database is left as it is): stop with the sender, then await
+    /// the handle.
+    pub async fn start_on_joinable(
+        database_url: &str,
+    ) -> (TestApp, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+        let db = Db::connect(database_url).await.expect("database opens");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base_url = format!("http://{}", listener.local_addr().expect("address"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = ServerConfig::new(&base_url, true);
+        let server = diemcau::run(config, db.clone(), listener, None, async move {
+            let _ = stopped.await;
+        });
+        let handle = tokio::spawn(async move { server.await.expect("server runs") });
+        let (unused, _) = oneshot::channel::<()>();
+        let app = TestApp {
+            base_url,
+            db,
+            http: Client::new(),
+            _stop: unused,
+            _dir: None,
+        };
+        (app, stop, handle)
+    }
+}
+
+// Several instances (used by cluster.rs).
+
+impl Api {
+    /// The same credentials, speaking to another server (instance).
+    pub fn at(&self, base_url: &str) -> Api {
+        Api {
+            base_url: base_url.to_string(),
+            client: self.client.clone(),
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+/// An anonymous client of a server started elsewhere (another process).
+pub fn remote_api(base_url: &str) -> Api {
+    Api {
+        base_url: base_url.to_string(),
+        client: Client::new(),
+        auth: Auth::None,
+    }
+}
+
+impl Api {
+    /// The same server, as the point operator holding `secret`.
+    pub fn as_operator(&self, secret: &str) -> Api {
+        Api {
+            auth: Auth::Operator(secret.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// Signs `username` in on this server and returns its bearer-token client.
+    pub async fn sign_in_bearer(&self, username: &str) -> Api {
+        let login = Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
+        let mut web = Api {
+            base_url: self.base_url.clone(),
+            client: login,
+            auth: Auth::Cookie { csrf: None },
+        };
+        let reply = web
+            .post(
+                "/api/auth/login",
+                json!({"username": username, "password": PASSWORD}),
+            )
+            .await
+            .expect(200);
+        web.auth = Auth::Cookie {
+            csrf: Some(reply["csrf_token"].as_str().expect("csrf").to_string()),
+        };
+        let created = web
+            .post(
+                "/api/auth/tokens",
+                json!({"name": "Kiểm thử nhiều máy chủ"}),
+            )
+            .await
+            .expect(201);
+        Api {
+            base_url: self.base_url.clone(),
+            client: Client::new(),
+            auth: Auth::Bearer(created["token"].as_str().expect("token").to_string()),
+        }
     }
 }

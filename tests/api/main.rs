@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod checkin;
 mod cli;
+mod cluster;
 mod console;
 mod errors;
 mod imports;
