@@ -20,6 +20,15 @@ impl RateLimiter {
         }
     }
 
+    /// Whether `key` is already over the limit, without counting an event.
+    pub fn exceeded(&self, key: &str, now_ms: i64) -> bool {
+        let window = now_ms.div_euclid(self.window_ms);
+        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        windows
+            .get(key)
+            .is_some_and(|(w, n)| *w == window && *n >= self.max)
+    }
+
     /// Counts one event for `key`; false when over the limit.
     pub fn allow(&self, key: &str, now_ms: i64) -> bool {
         let window = now_ms.div_euclid(self.window_ms);
@@ -42,6 +51,8 @@ pub struct Limits {
     pub per_member: RateLimiter,
     /// Self check-ins per point (a room fills in minutes, not seconds).
     pub per_point: RateLimiter,
+    /// Failed sign-ins per account name (password guessing).
+    pub failed_logins: RateLimiter,
 }
 
 impl Default for Limits {
@@ -49,6 +60,7 @@ impl Default for Limits {
         Limits {
             per_member: RateLimiter::new(10, 60_000),
             per_point: RateLimiter::new(600, 60_000),
+            failed_logins: RateLimiter::new(10, 15 * 60_000),
         }
     }
 }

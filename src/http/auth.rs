@@ -184,6 +184,15 @@ async fn login(
     if username.is_empty() || username.len() > 64 || req.password.len() > 1024 {
         return Err(bad_credentials());
     }
+    // Keyed on the account, not the address: a commune hall shares one IP.
+    let now = time::now_ms();
+    if state.limits().failed_logins.exceeded(&username, now) {
+        return Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "auth.rate_limited",
+            "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 15 phút.",
+        ));
+    }
     let found = state.db().account_for_login(&username).await?;
     // Verify against a dummy hash when the account is unknown, so the answer
     // takes as long as for a wrong password.
@@ -201,7 +210,10 @@ async fn login(
                 "Tài khoản đã bị khóa.",
             ));
         }
-        _ => return Err(bad_credentials()),
+        _ => {
+            state.limits().failed_logins.allow(&username, now);
+            return Err(bad_credentials());
+        }
     };
     let secret = security::new_secret();
     let csrf = security::new_secret();

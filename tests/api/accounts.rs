@@ -4,6 +4,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use diemcau::domain::Role;
 
 /// Every route in the OpenAPI document, as (method, path with ids filled in).
 async fn all_api_routes(app: &TestApp) -> Vec<(Method, String)> {
@@ -414,4 +415,21 @@ async fn organizer_manages_accounts() {
     org.account(9999).await.error(404, "account.not_found");
     let listed = org.accounts().await.expect(200);
     assert_eq!(listed.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn password_guessing_is_limited_per_account_not_per_address() {
+    let (app, _org) = seeded().await;
+    for _ in 0..10 {
+        let (_, reply) = app.try_login(ORGANIZER, "sai-mat-khau-123").await;
+        reply.error(401, "auth.bad_credentials");
+    }
+    // The eleventh attempt is refused even with the right password…
+    let (_, reply) = app.try_login(ORGANIZER, PASSWORD).await;
+    reply.error(429, "auth.rate_limited");
+    // …while another account, from the same address, still signs in.
+    app.add_account("quanly.khac", Role::Manager, Some(COMMUNE_A))
+        .await;
+    let (_, reply) = app.try_login("quanly.khac", PASSWORD).await;
+    reply.expect(200);
 }
