@@ -964,6 +964,449 @@ test('a revoked operator link stops the open console (close code 4401)', async (
   await ctx.close();
 });
 
+// ------------------------------------------------------------ live dashboard, TV overlay, the public side
+
+const DASH_THEME = 'Hội nghị học tập chuyên đề – theo dõi trực tiếp từ tỉnh đến xã';
+const DASH_A = 'Hội trường xã Hòa Bình (trực tiếp)'; // at 00101
+const DASH_B = 'Nhà văn hóa thôn Nà Làng (trực tiếp)'; // at 00101-CB01
+const DASH_C = 'Hội trường phường Đức Xuân'; // at 00102
+const STREAM_URL = 'https://truc-tuyen.example.vn/hoc-tap-chuyen-de';
+const MANAGER = { username: 'quanly.hoabinh2', password: 'Mat-khau-quan-ly-2' };
+let dash = null; // {api, id, a, b, c}: each point {id, link}
+
+/** 2.701 → 2701 */
+const vnInt = (text) => Number(String(text).trim().replace(/\./g, ''));
+
+/** A page signed in afresh as the organizer (the first sign-in was ended by the logout test). */
+async function organizerPage(kind, label) {
+  const ctx = await newContext(kind);
+  const res = await ctx.request.post(`${base}/api/auth/login`, { data: { username: USERNAME, password: PASSWORD } });
+  assert.equal(res.status(), 200, 'organizer sign-in');
+  return newPage(ctx, label);
+}
+
+/** POSTs as a point operator (the link's secret in the Authorization header). */
+async function operatorPost(link, path, json) {
+  const secret = decodeURIComponent(link.split('#')[1]);
+  const r = await fetch(`${base}/api${path}`, {
+    method: 'POST',
+    headers: { Authorization: `Operator ${secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify(json),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
+async function operatorCheckin(link, memberCode) {
+  const r = await operatorPost(link, '/operator/checkins', {
+    items: [{ id: `dash-${memberCode}-${Date.now()}`, method: 'roster', member_code: memberCode }],
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.results[0].answer.result, 'checked_in', JSON.stringify(r.body));
+}
+
+async function publicFigures(id) {
+  const r = await fetch(`${base}/api/public/sessions/${id}/figures`, { cache: 'no-store' });
+  assert.equal(r.status, 200);
+  return r.json();
+}
+
+/**
+ * A session open for check-in now, made before anything reads its tally:
+ * points at the commune (A), its village cell (B) and the ward (C); Xã Tân Lập
+ * gets an expected head count and nobody in it: the laggard.
+ */
+async function dashSession() {
+  if (dash) return dash;
+  const { api } = await liveSession(); // the members are imported there
+  const unit = await api('PATCH', '/units/00103', { expected: { party_member: 40 } });
+  assert.equal(unit.status, 200, JSON.stringify(unit.body));
+  const now = Date.now();
+  const iso = (ms) => new Date(ms).toISOString();
+  const s = await api('POST', '/sessions', {
+    theme: DASH_THEME,
+    host_unit_code: 'T01',
+    starts_at: iso(now + 10 * 60_000),
+    ends_at: iso(now + 3 * 3600_000),
+    checkin_opens_at: iso(now - 30 * 60_000),
+    checkin_closes_at: iso(now + 3 * 3600_000),
+    broadcast: {
+      tv_channel: 'Kênh TN1 – Đài Phát thanh và Truyền hình tỉnh',
+      air_time: iso(now + 10 * 60_000),
+      stream_url: STREAM_URL,
+      recording_url: 'https://video.example.vn/hoc-tap-chuyen-de-2025',
+    },
+  });
+  assert.equal(s.status, 201, JSON.stringify(s.body));
+  const open = await api('POST', `/sessions/${s.body.id}/status`, { status: 'open' });
+  assert.equal(open.status, 200, JSON.stringify(open.body));
+  const point = async (unit_code, name, extra = {}) => {
+    const r = await api('POST', `/sessions/${s.body.id}/points`, { unit_code, name, ...extra });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    return { id: r.body.point.id, link: r.body.operator_link };
+  };
+  dash = {
+    api,
+    id: s.body.id,
+    a: await point('00101', DASH_A, { capacity: 120, operator_name: 'Nguyễn Thị Hoa', operator_phone: '0912345678' }),
+    b: await point('00101-CB01', DASH_B, { capacity: 40 }),
+    c: await point('00102', DASH_C, { operator_name: 'Lò Văn Sơn', operator_phone: '0987654321' }),
+  };
+  return dash;
+}
+
+test('the live dashboard counts a check-in as it happens, in the reports\' words', async () => {
+  const d = await dashSession();
+  const page = await organizerPage('desktop', 'dashboard');
+  const received = [];
+  page.on('websocket', (ws) => ws.on('framereceived', (f) => received.push(JSON.parse(String(f.payload)))));
+  // From the session in the organizer app.
+  await page.goto(`${base}/#buoi-hoc/${d.id}`);
+  const links = page.getByRole('navigation', { name: 'Theo dõi và công bố' });
+  assert.equal(await links.getByRole('link', { name: 'Trang công khai' }).getAttribute('href'), `/s/${d.id}`);
+  assert.equal(await links.getByRole('link', { name: 'Lớp phủ truyền hình' }).getAttribute('href'), `/tv/${d.id}/overlay`);
+  await links.getByRole('link', { name: 'Theo dõi trực tiếp' }).click();
+  await page.waitForURL(`${base}/truc-tiep/${d.id}`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  await page.getByRole('heading', { level: 1, name: DASH_THEME }).waitFor();
+  await page.locator('#conn[data-state="live"]', { hasText: 'Trực tiếp' }).waitFor();
+  assert.equal(vnInt(await page.locator('#v-participants').textContent()), 0);
+  assert.equal(await page.locator('#summary').textContent(),
+    'Toàn Tỉnh Thử Nghiệm có 0 điểm cầu kết nối, với tổng số 0 cán bộ, đảng viên, công chức, viên chức, người lao động tham gia.');
+  assert.equal((await page.locator('#v-points').textContent()).trim(), '0/3');
+
+  // A check-in through the operator API shows without a reload.
+  const t0 = Date.now();
+  await operatorCheckin(d.a.link, '10000001');
+  await until(async () => vnInt(await page.locator('#v-participants').textContent()) === 1, 5000, 'the headline to count the check-in');
+  console.log(`# dashboard showed the check-in after ${Date.now() - t0} ms`);
+  assert.match(await page.locator('#summary').textContent(), /với tổng số 1 cán bộ, đảng viên/);
+  assert.ok(received.some((m) => m.type === 'update'), 'the change came as a socket update');
+  assert.ok(await page.locator('#chart svg .chart-bar[data-count="1"]').count() >= 1, 'the chart has the minute of the check-in');
+
+  // 1 500 guests reported by the point: Vietnamese thousands.
+  const hc = await operatorPost(d.a.link, '/operator/head-count', { count: 1500 });
+  assert.equal(hc.status, 200, JSON.stringify(hc.body));
+  await page.locator('#v-participants', { hasText: /^1\.501$/ }).waitFor({ timeout: 5000 });
+  assert.match(await page.locator('#summary').textContent(), /với tổng số 1\.501 cán bộ/);
+  assert.match(await page.locator('#s-participants').textContent(), /1 thành viên · 1\.500 khách/);
+  assert.match(await page.locator('#version').textContent(), /^số liệu v\d+$/);
+  await shot(page, '23-dashboard');
+
+  await page.getByRole('button', { name: 'EN', exact: true }).click();
+  await page.locator('#conn', { hasText: 'Live' }).waitFor();
+  assert.match(await page.locator('#summary').textContent(), /^Across Tỉnh Thử Nghiệm: 0 connection points connected, with 1\.501 cadres/);
+  await page.getByRole('tab', { name: 'By unit' }).waitFor();
+  await page.getByRole('button', { name: 'VI', exact: true }).click();
+  await page.getByRole('tab', { name: 'Theo đơn vị' }).waitFor();
+
+  // The laptop loses the network: the badge says so; back online, the page
+  // reconnects and converges on the figures it missed.
+  const sockets = received.filter((m) => m.type === 'snapshot').length;
+  await page.context().setOffline(true);
+  await page.locator('#conn[data-state="reconnecting"]', { hasText: 'Mất kết nối – đang kết nối lại…' }).waitFor();
+  await operatorCheckin(d.b.link, '10000005');
+  await page.waitForTimeout(500);
+  assert.equal(vnInt(await page.locator('#v-participants').textContent()), 1501, 'nothing arrives while offline');
+  await page.context().setOffline(false);
+  await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
+  await page.locator('#v-participants', { hasText: /^1\.502$/ }).waitFor({ timeout: 5000 });
+  assert.ok(received.filter((m) => m.type === 'snapshot').length > sockets, 'a fresh snapshot after reconnecting');
+  await checkTranslations(page, 'dashboard');
+  await page.context().close();
+});
+
+test('the dashboard tree: a commune\'s points and coverage, the laggard first, the readiness board', async () => {
+  const d = await dashSession();
+  // Point A is open now; point C was open and closed; point B never was.
+  const consoles = await newContext('phone');
+  const ca = await newPage(consoles, 'dash-console-a');
+  await ca.goto(d.a.link);
+  await ca.locator('#conn', { hasText: 'Trực tuyến' }).waitFor();
+  const cc = await newPage(consoles, 'dash-console-c');
+  await cc.goto(d.c.link);
+  await cc.locator('#conn', { hasText: 'Trực tuyến' }).waitFor();
+  await cc.close();
+  await until(async () => {
+    const r = await d.api('GET', `/sessions/${d.id}/points`);
+    const c = r.body.find((p) => p.id === d.c.id);
+    return c.status === 'offline' && c.last_seen_at;
+  }, 10_000, 'point C to be offline, seen before');
+
+  const page = await organizerPage('desktop', 'dashboard-tree');
+  const sent = [];
+  page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(JSON.parse(String(f.payload)))));
+  await page.goto(`${base}/truc-tiep/${d.id}`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  await page.locator('#conn[data-state="live"]').waitFor();
+  const top = page.locator('#tree > li.droot');
+  assert.equal(await top.locator('> .drow .dname-text').textContent(), 'Tỉnh Thử Nghiệm');
+  const children = top.locator('> ul > li.dunit');
+  await children.first().waitFor();
+  const order = async () => children.evaluateAll((lis) => lis.map((li) => li.getAttribute('data-code')));
+  assert.deepEqual(await order(), ['T01-BTG', '00102', '00101', '00103'], 'by name, Vietnamese order');
+  await until(async () => (await page.locator('#v-points').textContent()).trim() === '1/3', 10_000, 'one point connected of three');
+
+  // Expand the commune: its point with status, figures and the gap flag; its cell.
+  await page.getByRole('button', { name: 'Mở đơn vị cấp dưới của Xã Hòa Bình' }).click();
+  const commune = page.locator('li.dunit[data-code="00101"]');
+  const pointA = commune.locator('li.dpoint', { hasText: DASH_A });
+  await pointA.waitFor();
+  assert.ok(sent.some((m) => m.type === 'watch' && m.units.includes('00101')), `watch sent: ${JSON.stringify(sent)}`);
+  assert.equal(await page.getByRole('button', { name: 'Mở đơn vị cấp dưới của Xã Hòa Bình' }).getAttribute('aria-expanded'), 'true');
+  await pointA.locator('.pt-status', { hasText: 'Trực tuyến' }).waitFor();
+  assert.equal(await pointA.getAttribute('data-status'), 'online');
+  assert.match(await pointA.textContent(), /Điểm danh: 1/);
+  assert.match(await pointA.textContent(), /Ngoài danh sách: 1\.500/);
+  await pointA.locator('.flag', { hasText: 'chênh lệch lớn' }).waitFor();
+  // Coverage of the commune: 1 of its 9 members (rosters of the commune and its cell).
+  const tallied = await page.evaluate(async (id) => (await fetch(`/api/sessions/${id}/tally?unit=00101`)).json(), d.id);
+  assert.equal(tallied.node.roster, 9);
+  const cov = commune.locator('> .drow .dcov-text');
+  assert.equal(await cov.textContent(), `${(tallied.node.coverage * 100).toFixed(1).replace('.', ',').replace(/,0$/, '')}%`);
+  assert.match(await commune.locator('> .drow .dcov-sub').textContent(), /Danh sách 9/);
+  const barWidth = await commune.locator('> .drow .bar-fill').evaluate((el) => el.getBoundingClientRect().width);
+  assert.ok(barWidth > 0, 'the coverage bar is drawn');
+  await page.getByRole('button', { name: 'Mở đơn vị cấp dưới của Chi bộ thôn Nà Làng' }).click();
+  const pointB = page.locator('li.dpoint', { hasText: DASH_B });
+  await pointB.locator('.pt-status', { hasText: 'Chưa kết nối' }).waitFor();
+  assert.equal(await pointB.locator('.flag').isVisible(), false);
+
+  // Lowest coverage first: Xã Tân Lập (nobody of 40 expected) leads.
+  await page.getByLabel('Sắp xếp').selectOption('coverage');
+  await until(async () => (await order())[0] === '00103', 3000, 'the laggard first');
+  const sorted = await order();
+  assert.equal(sorted[1], '00101', `then the commune with some coverage: ${sorted}`);
+  assert.match(await page.locator('li.dunit[data-code="00103"] > .drow .dcov-text').textContent(), /^0%$/);
+  await shot(page, '24-dashboard-tree');
+
+  // Search among the loaded rows, without diacritics.
+  await page.getByLabel('Tìm đơn vị, điểm cầu (gõ không dấu cũng được)').fill('na lang');
+  await until(async () => !(await page.locator('li.dunit[data-code="00102"]').isVisible()), 3000, 'the filter to hide the ward');
+  assert.equal(await page.locator('li.dunit[data-code="00101-CB01"]').isVisible(), true);
+  assert.equal(await pointB.isVisible(), true);
+  await page.getByLabel('Tìm đơn vị, điểm cầu (gõ không dấu cũng được)').fill('');
+  await page.locator('li.dunit[data-code="00102"]').waitFor();
+
+  // Collapse, then find the cell on the server and jump to it.
+  await page.getByRole('button', { name: 'Mở đơn vị cấp dưới của Xã Hòa Bình' }).click();
+  await pointA.waitFor({ state: 'detached' });
+  await page.getByLabel('Tìm đơn vị, điểm cầu (gõ không dấu cũng được)').fill('na lang');
+  await page.getByRole('button', { name: 'Tìm trong toàn bộ đơn vị' }).click();
+  await page.locator('#search-results').getByRole('button', { name: /Chi bộ thôn Nà Làng/ }).click();
+  const cell = page.locator('li.dunit[data-code="00101-CB01"]');
+  await cell.locator('> .drow .dname-text').waitFor();
+  await until(async () => (await page.evaluate(() => document.activeElement && document.activeElement.textContent)) === 'Chi bộ thôn Nà Làng', 5000, 'the jump to focus the cell');
+  await pointB.waitFor();
+  assert.equal(await page.getByLabel('Tìm đơn vị, điểm cầu (gõ không dấu cũng được)').inputValue(), '');
+
+  // The readiness board: online, silent, never connected, lost.
+  await page.getByRole('tab', { name: /^Sẵn sàng/ }).click();
+  const group = (g) => page.locator(`.ready-group[data-group="${g}"]`);
+  await group('online').locator('.ready-item', { hasText: DASH_A }).waitFor();
+  await group('never').locator('.ready-item', { hasText: DASH_B }).waitFor();
+  await group('lost').locator('.ready-item', { hasText: DASH_C }).waitFor();
+  assert.equal((await group('online').locator('.ready-count').textContent()).trim(), '1');
+  assert.equal((await group('stale').locator('.ready-count').textContent()).trim(), '0');
+  assert.equal(await group('lost').getByRole('link', { name: '0987654321' }).getAttribute('href'), 'tel:0987654321');
+  assert.match(await group('lost').locator('.ready-item').textContent(), /Tín hiệu cuối: \d\d\/\d\d\/\d{4} \d\d:\d\d/);
+  assert.equal(await page.getByRole('tab', { name: /^Sẵn sàng/ }).textContent(), 'Sẵn sàng (1/3)');
+  assert.equal(await page.locator('#panel-units').isVisible(), false);
+  await shot(page, '25-dashboard-readiness');
+
+  // The console closes: the board moves the point to "lost" by itself.
+  await consoles.close();
+  await group('lost').locator('.ready-item', { hasText: DASH_A }).waitFor({ timeout: 15_000 });
+  await checkTranslations(page, 'dashboard-tree');
+  await page.context().close();
+});
+
+test('a unit manager\'s dashboard shows only their subtree', async () => {
+  const d = await dashSession();
+  const acc = await d.api('POST', '/accounts', {
+    username: MANAGER.username, display_name: 'Quản lý xã Hòa Bình (2)', password: MANAGER.password, role: 'manager', unit_code: '00101',
+  });
+  assert.equal(acc.status, 201, JSON.stringify(acc.body));
+  const ctx = await newContext('desktop');
+  const page = await newPage(ctx, 'dashboard-manager');
+  await page.goto(`${base}/dang-nhap`);
+  await page.getByLabel('Tên đăng nhập').fill(MANAGER.username);
+  await page.getByLabel('Mật khẩu').fill(MANAGER.password);
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await page.waitForURL(`${base}/`);
+  await page.goto(`${base}/truc-tiep/${d.id}`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  await page.locator('#conn[data-state="live"]').waitFor();
+  const top = page.locator('#tree > li.droot');
+  assert.equal(await top.locator('> .drow .dname-text').textContent(), 'Xã Hòa Bình');
+  assert.match(await page.locator('#summary').textContent(), /^Toàn Xã Hòa Bình có \d+ điểm cầu kết nối, với tổng số 1\.502 cán bộ/);
+  assert.equal(vnInt(await page.locator('#v-participants').textContent()), 1502);
+  await top.locator('li.dpoint', { hasText: DASH_A }).waitFor();
+  await top.locator('li.dunit[data-code="00101-CB01"]').waitFor();
+  for (const other of ['Phường Đức Xuân', 'Xã Tân Lập', 'Tỉnh Thử Nghiệm', DASH_C]) {
+    assert.equal(await page.locator('#tree').getByText(other).count(), 0, `${other} is outside the manager's subtree`);
+  }
+  // Nor over HTTP, nor on the readiness board.
+  const outside = await page.evaluate(async (id) => (await fetch(`/api/sessions/${id}/tally?unit=00102`)).status, d.id);
+  assert.equal(outside, 404);
+  await page.getByRole('tab', { name: /^Sẵn sàng/ }).click();
+  await page.locator('.ready-item', { hasText: DASH_A }).waitFor();
+  assert.equal(await page.locator('.ready-item', { hasText: DASH_C }).count(), 0);
+  assert.match(await page.getByRole('tab', { name: /^Sẵn sàng/ }).textContent(), /^Sẵn sàng \(\d\/2\)$/);
+  await shot(page, '26-dashboard-manager');
+  await checkTranslations(page, 'dashboard-manager');
+  await ctx.close();
+});
+
+test('the TV overlay: transparent, the running total and the home QR, updated after a check-in (1920×1080)', async () => {
+  const d = await dashSession();
+  const ctx = await newContext('desktop', { viewport: { width: 1920, height: 1080 } });
+  const page = await newPage(ctx, 'overlay');
+  const res = await page.goto(`${base}/tv/${d.id}/overlay`);
+  assert.match(res.headers()['content-security-policy'], /frame-ancestors \*/);
+  const box = page.locator('#lt');
+  await box.waitFor();
+  for (const sel of ['html', 'body']) {
+    const bg = await page.locator(sel).evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert.ok(bg === 'rgba(0, 0, 0, 0)' || bg === 'transparent', `${sel} background is ${bg}`);
+  }
+  const before = await publicFigures(d.id);
+  await page.locator('#total', { hasText: new Intl.NumberFormat('vi-VN').format(before.participants) }).waitFor();
+  assert.match(await box.textContent(), /người tham gia/);
+  assert.equal(await page.locator('#points').textContent(), `${before.points_connected}/${before.points_registered}`);
+  assert.match(await box.textContent(), /điểm cầu kết nối/);
+  await page.getByText('Quét mã để điểm danh tại nhà').waitFor();
+  const qr = page.locator('#qr-img');
+  assert.equal(await qr.getAttribute('src'), `/api/public/sessions/${d.id}/home-qr.svg`);
+  await until(async () => qr.evaluate((img) => img.complete && img.naturalWidth > 0), 5000, 'the QR image to render');
+  const svg = await (await fetch(`${base}/api/public/sessions/${d.id}/home-qr.svg`)).text();
+  assert.equal(decodeSvg(svg), `${base}/tv/${d.id}`);
+  const rect = await box.boundingBox();
+  assert.ok(rect.y + rect.height <= 1080 * 0.95 + 1 && rect.x >= 1920 * 0.05 - 1, `inside the title-safe area: ${JSON.stringify(rect)}`);
+  const qrBox = await qr.boundingBox();
+  assert.ok(qrBox.width >= 180, `QR is ${qrBox.width}px wide`);
+
+  await operatorCheckin(d.a.link, '10000002');
+  const want = new Intl.NumberFormat('vi-VN').format(before.participants + 1);
+  await page.locator('#total', { hasText: want }).waitFor({ timeout: 5000 });
+  await page.waitForTimeout(800); // the change highlight fades
+  await page.screenshot({ path: join(ARTIFACTS, '27-overlay-1920x1080.png'), omitBackground: true });
+
+  // On the right, without the QR code.
+  const right = await newPage(ctx, 'overlay-right');
+  await right.goto(`${base}/tv/${d.id}/overlay?pos=right&qr=0`);
+  await right.locator('#lt.lt-right').waitFor();
+  assert.equal(await right.locator('#qr-img').count(), 0);
+  const r = await right.locator('#lt').boundingBox();
+  assert.ok(r.x + r.width > 1920 * 0.9, `on the right: ${JSON.stringify(r)}`);
+  await right.screenshot({ path: join(ARTIFACTS, '28-overlay-right-noqr.png'), omitBackground: true });
+  await ctx.close();
+});
+
+test('checking in from home by the TV QR code: a member by code, the public by commune (phone)', async () => {
+  const d = await dashSession();
+  const before = await publicFigures(d.id);
+  const ctx = await newContext('phone');
+  const page = await newPage(ctx, 'home');
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Network.enable');
+  const sizes = new Map();
+  cdp.on('Network.loadingFinished', (e) => sizes.set(e.requestId, e.encodedDataLength));
+  await page.goto(`${base}/tv/${d.id}`, { waitUntil: 'networkidle' });
+  await page.getByRole('heading', { level: 1, name: DASH_THEME }).waitFor();
+  const bytes = [...sizes.values()].reduce((a, b) => a + b, 0);
+  assert.ok(bytes < 30 * 1024, `the home check-in page transferred ${bytes} bytes (≥ 30 KB)`);
+  console.log(`# home check-in page: ${bytes} bytes over ${sizes.size} requests`);
+  assert.match(await page.locator('#channel').textContent(), /Kênh TN1/);
+
+  // A member, by code.
+  assert.equal(await page.getByRole('tab', { name: /Cán bộ, đảng viên/ }).getAttribute('aria-selected'), 'true');
+  await page.getByLabel('Mã thành viên').fill('10000007');
+  await page.getByRole('button', { name: 'Điểm danh', exact: true }).tap();
+  await page.locator('#result-title', { hasText: '✓ Đã ghi nhận' }).waitFor();
+  assert.match(await page.locator('#result-text').textContent(), /Vũ Văn Hùng/);
+  assert.equal(await page.evaluate(() => localStorage.getItem('diemcau.member_code')), '10000007');
+  const device = await page.evaluate(() => localStorage.getItem('diemcau.device_id'));
+  assert.match(device, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  await shot(page, '29-home-member-phone');
+
+  // An unknown code: the server's reason.
+  await page.getByRole('button', { name: 'Điểm danh cho người khác' }).tap();
+  await page.getByLabel('Mã thành viên').fill('99999999');
+  await page.getByRole('button', { name: 'Điểm danh', exact: true }).tap();
+  await page.locator('#result-title', { hasText: 'Chưa ghi nhận được' }).waitFor();
+  assert.match(await page.locator('#result-text').textContent(), /99999999/);
+
+  // The public: pick the ward.
+  await page.getByRole('tab', { name: /Nhân dân/ }).tap();
+  await page.getByLabel(/Xã, phường nơi bạn đang theo dõi/).fill('duc xuan');
+  await until(async () => (await page.locator('#units li').count()) === 1, 5000, 'the list to narrow to the ward');
+  await page.locator('#units').getByRole('button', { name: 'Phường Đức Xuân' }).tap();
+  await page.getByText('Đã chọn: Phường Đức Xuân').waitFor();
+  await page.getByRole('button', { name: 'Ghi nhận theo dõi' }).tap();
+  await page.locator('#result-title', { hasText: '✓ Đã ghi nhận' }).waitFor();
+  assert.match(await page.locator('#result-text').textContent(), /Cảm ơn bạn đã theo dõi buổi học tại Phường Đức Xuân/);
+  assert.equal(await page.getByRole('button', { name: 'Điểm danh cho người khác' }).isVisible(), false);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `home page is ${overflow}px wider than the phone screen`);
+  await shot(page, '30-home-public-phone');
+  // The same phone again: counted once.
+  await page.getByRole('button', { name: 'Ghi nhận theo dõi' }).tap();
+  await page.locator('#result-title', { hasText: 'Đã ghi nhận trước đó' }).waitFor();
+
+  const after = await publicFigures(d.id);
+  assert.equal(after.following_broadcast, before.following_broadcast + 2, JSON.stringify({ before, after }));
+  assert.equal(after.participants, before.participants + 2);
+
+  // Reopened later: the public tab remembers the ward.
+  await page.evaluate(() => localStorage.removeItem('diemcau.member_code'));
+  await page.reload();
+  assert.equal(await page.getByRole('tab', { name: /Nhân dân/ }).getAttribute('aria-selected'), 'true');
+  await page.getByText('Đã chọn: Phường Đức Xuân').waitFor();
+  await ctx.close();
+});
+
+test('the public session page: theme, stream, live figures, home check-in and the calendar feed', async () => {
+  const d = await dashSession();
+  const ctx = await newContext('phone');
+  const page = await newPage(ctx, 'public-session');
+  await page.goto(`${base}/s/${d.id}`, { waitUntil: 'domcontentloaded' });
+  await page.getByRole('heading', { level: 1, name: DASH_THEME }).waitFor();
+  await page.locator('body[data-ready="true"]').waitFor();
+  assert.equal(await page.locator('#status').textContent(), 'Đang mở điểm danh');
+  assert.match(await page.locator('.facts').textContent(), /Tỉnh Thử Nghiệm/);
+  assert.match(await page.locator('.facts').textContent(), /Kênh TN1/);
+  assert.match(await page.locator('#time').textContent(), /^\d\d\/\d\d\/\d{4} \d\d:\d\d – /);
+  // The stream is embedded while check-in is open; the recording comes afterwards.
+  assert.equal(await page.locator('#player iframe').getAttribute('src'), STREAM_URL);
+  assert.equal(await page.locator('#recording').isVisible(), false);
+  const figures = await publicFigures(d.id);
+  assert.equal(vnInt(await page.locator('#participants').textContent()), figures.participants);
+  assert.equal(await page.locator('#summary').textContent(), figures.summary);
+  assert.equal(await page.getByRole('link', { name: 'Điểm danh khi theo dõi tại nhà' }).getAttribute('href'), `/tv/${d.id}`);
+  const ics = page.getByRole('link', { name: /iCalendar/ });
+  assert.equal(await ics.getAttribute('href'), '/api/public/sessions.ics');
+  const res = await fetch(`${base}/api/public/sessions.ics`);
+  assert.match(res.headers.get('content-type'), /^text\/calendar/);
+  const text = await res.text();
+  assert.ok(text.startsWith('BEGIN:VCALENDAR'), text.slice(0, 40));
+  assert.ok(text.replace(/\r\n /g, '').includes(`SUMMARY:${DASH_THEME}`), 'the session is in the feed');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `public page is ${overflow}px wider than the phone screen`);
+  await shot(page, '31-public-session-phone');
+
+  await page.getByRole('button', { name: 'EN', exact: true }).click();
+  await page.getByRole('heading', { name: 'Live figures' }).waitFor();
+  assert.equal(await page.locator('#status').textContent(), 'Check-in open');
+  await page.getByRole('button', { name: 'VI', exact: true }).click();
+  await page.getByRole('heading', { name: 'Số liệu trực tiếp' }).waitFor();
+  await checkTranslations(page, 'public-session');
+
+  // An unknown session.
+  await page.goto(`${base}/s/999999`);
+  await page.getByRole('heading', { name: 'Không tìm thấy buổi học' }).waitFor();
+  await ctx.close();
+});
+
 test('no console errors, page errors or CSP violations on any page', () => {
   assert.deepEqual(faults, []);
 });

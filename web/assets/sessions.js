@@ -171,6 +171,12 @@ async function renderDetail(view, id, ctx) {
     statusBadge(session.status));
   view.append(back, head, msg);
 
+  // The live dashboard, the public page and the TV overlay of this session.
+  view.append(h('nav', { class: 'session-links', i18nAttrs: { 'aria-label': 'sessions.links' } },
+    h('a', { class: 'btn btn-small', href: `/truc-tiep/${session.id}`, i18n: 'sessions.live_link' }),
+    h('a', { class: 'btn btn-small', href: `/s/${session.id}`, i18n: 'sessions.public_link' }),
+    h('a', { class: 'btn btn-small', href: `/tv/${session.id}/overlay`, target: '_blank', rel: 'noopener', i18n: 'sessions.overlay_link' })));
+
   // Status buttons: only forward.
   const idx = STATUS_ORDER.indexOf(session.status);
   const next = STATUS_ORDER.slice(idx + 1);
