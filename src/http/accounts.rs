@@ -126,6 +126,8 @@ async fn create_account(
                 role = req.role.code(),
                 "account created"
             );
+            super::audit::by_account(&state, &caller, "account.created", Some(format!("account:{id}")),
+                serde_json::json!({"username": username, "role": req.role.code(), "unit_code": account.unit_code})).await;
             Ok((StatusCode::CREATED, Json(AccountView::from(&account))))
         }
         Err(e) if crate::store::is_unique_violation(&e) => Err(AppError::conflict(
@@ -228,6 +230,7 @@ async fn update_account(
     } else {
         account.unit_id
     };
+    let req_password_reset = req.password.is_some();
     if let Some(password) = req.password {
         security::check_password_strength(&password)?;
         let hash = security::hash_password(password).await?;
@@ -246,10 +249,29 @@ async fn update_account(
             req.disabled.unwrap_or(account.disabled),
         )
         .await?;
+    let before = (account.role(), account.unit_code.clone(), account.disabled);
+    let target = Some(format!("account:{}", account.id));
     let account = state
         .db()
         .account_by_id(account.id)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("account vanished")))?;
+    let after = (account.role(), account.unit_code.clone(), account.disabled);
+    let action = if before.0 != after.0 || before.1 != after.1 {
+        "account.role_changed"
+    } else {
+        "account.updated"
+    };
+    super::audit::by_account(
+        &state,
+        &caller,
+        action,
+        target,
+        serde_json::json!({
+            "username": account.username, "role": after.0.code(), "unit_code": after.1, "disabled": after.2,
+            "password_reset": req_password_reset,
+        }),
+    )
+    .await;
     Ok(Json(AccountView::from(&account)))
 }

@@ -73,6 +73,14 @@ async fn card_sheet(
         filter.unit_id = Some(unit.id);
     }
     let members = state.db().list_members(&caller.scope, &filter).await?;
+    super::audit::by_account(
+        &state,
+        &caller,
+        "cards.printed",
+        Some(format!("unit:{}", unit.code)),
+        serde_json::json!({"count": members.items.len(), "subtree": q.subtree.unwrap_or(false)}),
+    )
+    .await;
     let mut html = String::with_capacity(members.items.len() * 12_000 + 1000);
     html.push_str(&format!(
         "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>Thẻ thành viên — {}</title>\

@@ -339,6 +339,8 @@ async fn import_members(
         updated = report.updated,
         "members imported"
     );
+    super::audit::by_account(&state, &caller, "members.import", None,
+        serde_json::json!({"rows": parsed.rows.len(), "created": report.created, "updated": report.updated})).await;
     state.hub().rosters_changed();
     Ok(Json(ImportResult {
         created: report.created,

@@ -3,6 +3,7 @@
 //! every other error.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod cards;
 pub mod checkin;
@@ -54,6 +55,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(reports::router())
         .merge(makeup::router())
         .merge(webhooks::router())
+        .merge(audit::router())
 }
 
 /// A JSON body, refused with a clear message when it is not JSON, not the

@@ -618,6 +618,14 @@ pub async fn undo(
             .await?;
     }
     tracing::info!(point = point.id, checkin = checkin.id, "check-in annulled");
+    super::audit::by_operator(
+        state,
+        point,
+        "checkin.annulled",
+        Some(format!("member:{}", member.code)),
+        serde_json::json!({"checkin_id": checkin.id, "reason": reason}),
+    )
+    .await;
     state.hub().publish(
         point.session_id,
         TallyEvent::Annulled {

@@ -267,6 +267,8 @@ async fn create_point(
                 .point_by_id(point_id)
                 .await?
                 .ok_or_else(|| AppError::internal(anyhow::anyhow!("point vanished")))?;
+            super::audit::by_account(&state, &caller, "point.registered", Some(format!("point:{}", point.id)),
+                serde_json::json!({"session_id": session.id, "unit_code": point.unit_code, "name": point.name})).await;
             Ok((
                 StatusCode::CREATED,
                 Json(PointWithLink {
@@ -395,6 +397,14 @@ async fn rotate_operator_link(
         account = caller.account.id,
         "operator link rotated"
     );
+    super::audit::by_account(
+        &state,
+        &caller,
+        "point.link_rotated",
+        Some(format!("point:{}", point.id)),
+        serde_json::json!({"name": point.name}),
+    )
+    .await;
     Ok(Json(PointWithLink {
         point: PointView::from(&point),
         operator_link: operator_link(&state, &secret),
@@ -416,5 +426,13 @@ async fn revoke_operator_link(
         account = caller.account.id,
         "operator link revoked"
     );
+    super::audit::by_account(
+        &state,
+        &caller,
+        "point.link_revoked",
+        Some(format!("point:{}", point.id)),
+        serde_json::json!({"name": point.name}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -258,7 +258,8 @@ fn csv_response(filename: &str, headers: &[&str], rows: Vec<Vec<String>>) -> App
 }
 
 /// Writes a sheet: a title, a subtitle, a bold header row, then rows whose
-/// numeric cells are written as numbers.
+/// numeric cells are written as numbers — except in `text_cols` (codes keep
+/// their leading zeros: "05800" is not 5800).
 fn xlsx_response(
     filename: &str,
     title: &str,
@@ -266,6 +267,7 @@ fn xlsx_response(
     headers: &[&str],
     rows: Vec<Vec<String>>,
     indent_col: Option<(usize, Vec<usize>)>,
+    text_cols: &[usize],
 ) -> AppResult<Response> {
     use rust_xlsxwriter::{Format as XFormat, Workbook};
     let err = |e: rust_xlsxwriter::XlsxError| AppError::internal(anyhow::anyhow!("xlsx: {e}"));
@@ -307,7 +309,11 @@ fn xlsx_response(
                 sheet
                     .write_string_with_format(r, c as u16, cell, &f)
                     .map_err(err)?;
-            } else if let Ok(n) = cell.parse::<f64>() {
+            } else if let Some(n) = cell
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite() && !text_cols.contains(&c))
+            {
                 sheet.write_number(r, c as u16, n).map_err(err)?;
             } else {
                 sheet.write_string(r, c as u16, cell).map_err(err)?;
@@ -400,6 +406,8 @@ async fn session_report(
     let session = visible_session(&state, &caller, &id).await?;
     let report = build_report(&state, &caller, &session, q.unit.as_deref()).await?;
     tracing::info!(account = caller.account.id, session = session.id, unit = %report.unit_code, "report exported");
+    super::audit::by_account(&state, &caller, "report.exported", Some(format!("session:{}", session.id)),
+        serde_json::json!({"unit_code": report.unit_code, "format": q.format.clone().unwrap_or_else(|| "json".into())})).await;
     let stem = file_stem("bao-cao", &session, &report.unit_code);
     match format {
         Format::Json => Ok(Json(report).into_response()),
@@ -427,6 +435,7 @@ async fn session_report(
                 &REPORT_HEADERS,
                 report.rows.iter().map(report_cells).collect(),
                 Some((2, levels)),
+                &[1],
             )
         }
         Format::Html => {
@@ -519,6 +528,8 @@ async fn session_absentees(
     drop(tally);
     let rows = state.db().absentees(session.id, &unit.path).await?;
     tracing::info!(account = caller.account.id, session = session.id, unit = %unit.code, count = rows.len(), "absentees exported");
+    super::audit::by_account(&state, &caller, "absentees.exported", Some(format!("session:{}", session.id)),
+        serde_json::json!({"unit_code": unit.code, "count": rows.len(), "format": q.format.clone().unwrap_or_else(|| "json".into())})).await;
     let items: Vec<Absentee> = rows
         .into_iter()
         .map(|r| Absentee {
@@ -580,6 +591,7 @@ async fn session_absentees(
                 &headers,
                 items.iter().map(cells).collect(),
                 None,
+                &[0, 1, 2, 3, 4, 5, 7],
             )
         }
         Format::Html => {
@@ -655,6 +667,14 @@ async fn member_history(
             ));
         }
     };
+    super::audit::by_account(
+        &state,
+        &caller,
+        "history.viewed",
+        Some(format!("member:{}", member.code)),
+        serde_json::Value::Null,
+    )
+    .await;
     let sessions = state
         .db()
         .member_history(member.id)

@@ -509,6 +509,8 @@ async fn import_units(
         updated = report.updated,
         "units imported"
     );
+    super::audit::by_account(&state, &caller, "units.import", None,
+        serde_json::json!({"rows": parsed.rows.len(), "created": report.created, "updated": report.updated})).await;
     state.hub().rosters_changed();
     Ok(Json(ImportResult {
         created: report.created,

@@ -121,6 +121,14 @@ async fn create_webhook(
         account = caller.account.id,
         "webhook registered"
     );
+    super::audit::by_account(
+        &state,
+        &caller,
+        "webhook.created",
+        Some(format!("webhook:{id}")),
+        serde_json::json!({"url": url, "events": events}),
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         Json(CreatedWebhook {

@@ -7,6 +7,7 @@
 //! The store test suite runs on both databases and is the query checker.
 
 pub mod accounts;
+pub mod audit;
 pub mod checkins;
 pub mod members;
 pub mod points;

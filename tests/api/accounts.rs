@@ -433,3 +433,87 @@ async fn password_guessing_is_limited_per_account_not_per_address() {
     let (_, reply) = app.try_login("quanly.khac", PASSWORD).await;
     reply.expect(200);
 }
+
+#[tokio::test]
+async fn the_audit_log_records_who_did_what_and_only_organizers_read_it() {
+    let t = two_communes().await;
+    let session = t.org.open_session(AGENCY, PROVINCE).await;
+    let (point, secret) = t.a.new_point(session, COMMUNE_A, "Hội trường xã").await;
+    t.a.rotate_link(point).await.expect(200);
+    let hall = t.app.operator(&secret);
+    // The old secret was rotated away; undo through a fresh link.
+    let fresh = t.a.rotate_link(point).await.expect(200);
+    let secret = fresh["operator_link"]
+        .as_str()
+        .unwrap()
+        .split('#')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let hall = {
+        drop(hall);
+        t.app.operator(&secret)
+    };
+    hall.post(
+        "/api/operator/checkins",
+        json!({"items": [{"id": "a-1", "method": "roster", "member_code": "0012001"}]}),
+    )
+    .await
+    .expect(200);
+    hall.post(
+        "/api/operator/undo",
+        json!({"id": "u-1", "member_code": "0012001", "reason": "Nhầm người"}),
+    )
+    .await
+    .expect(200);
+    t.org
+        .get(&format!("/api/sessions/{session}/report?format=csv"))
+        .await;
+
+    let log = t.org.get("/api/audit?limit=100").await.expect(200);
+    let actions: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "units.import",
+        "members.import",
+        "point.registered",
+        "point.link_rotated",
+        "checkin.annulled",
+        "report.exported",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    let undo = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "checkin.annulled")
+        .unwrap();
+    assert_eq!(undo["actor"], format!("point:{point}"));
+    assert_eq!(undo["target"], "member:0012001");
+    assert_eq!(undo["details"]["reason"], "Nhầm người");
+    let rotated = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "point.link_rotated")
+        .unwrap();
+    assert_eq!(rotated["actor"], format!("account:{}", t.a_id));
+    // Filter by prefix; managers may not read it.
+    let imports = t.org.get("/api/audit?action=units.").await.expect(200);
+    assert!(
+        imports["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["action"].as_str().unwrap().starts_with("units."))
+    );
+    t.a.get("/api/audit").await.error(403, "auth.forbidden");
+}
