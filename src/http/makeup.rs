@@ -70,6 +70,9 @@ async fn resolve(state: &AppState, token: &str) -> AppResult<(SessionRecord, Mem
         .session_by_id(session_id)
         .await?
         .ok_or_else(link_invalid)?;
+    if state.db().session_summary(session.id).await?.is_some() {
+        return Err(super::reports::purged());
+    }
     let member = state
         .db()
         .member_by_code(&code)
@@ -135,7 +138,7 @@ async fn view(
 
 /// What the member's make-up page shows.
 #[utoipa::path(get, path = "/makeup/{token}", tag = "reports", params(("token" = String, Path)),
-    responses((status = 200, body = MakeupView), (status = 404, body = crate::error::ErrorEnvelope)))]
+    responses((status = 200, body = MakeupView), (status = 404, body = crate::error::ErrorEnvelope), (status = 410, body = crate::error::ErrorEnvelope)))]
 async fn makeup_page(
     State(state): State<AppState>,
     ApiPath(token): ApiPath,
@@ -157,7 +160,7 @@ pub struct ProgressReport {
 
 /// Reports playback; credits at most what the elapsed time allows.
 #[utoipa::path(post, path = "/makeup/{token}/progress", tag = "reports", params(("token" = String, Path)), request_body = ProgressReport,
-    responses((status = 200, body = MakeupView), (status = 400, body = crate::error::ErrorEnvelope), (status = 409, body = crate::error::ErrorEnvelope)))]
+    responses((status = 200, body = MakeupView), (status = 400, body = crate::error::ErrorEnvelope), (status = 409, body = crate::error::ErrorEnvelope), (status = 410, body = crate::error::ErrorEnvelope)))]
 async fn report_progress(
     State(state): State<AppState>,
     ApiPath(token): ApiPath,

@@ -235,11 +235,24 @@ fn report_cells(r: &ReportRow) -> Vec<String> {
     cells
 }
 
+/// A cell that a spreadsheet would run as a formula (an absence reason typed
+/// as `=HYPERLINK(…)` by whoever holds an operator link) is written as
+/// text, behind an apostrophe.
+fn csv_cell(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
+}
+
 fn csv_response(filename: &str, headers: &[&str], rows: Vec<Vec<String>>) -> AppResult<Response> {
     let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
     writer.write_record(headers).map_err(AppError::internal)?;
     for row in rows {
-        writer.write_record(&row).map_err(AppError::internal)?;
+        writer
+            .write_record(row.iter().map(|c| csv_cell(c)))
+            .map_err(AppError::internal)?;
     }
     let bytes = writer
         .into_inner()
@@ -497,6 +510,15 @@ pub struct AbsenteeList {
     pub items: Vec<Absentee>,
 }
 
+/// The session's personal data was removed by the retention policy.
+pub fn purged() -> AppError {
+    AppError::new(
+        axum::http::StatusCode::GONE,
+        "session.purged",
+        "Dữ liệu cá nhân của buổi học này đã được xóa theo chính sách lưu trữ; chỉ còn số liệu tổng hợp.",
+    )
+}
+
 /// The make-up page of a member for a session.
 pub fn makeup_link(state: &AppState, session_id: i64, member_code: &str) -> String {
     format!(
@@ -510,7 +532,8 @@ pub fn makeup_link(state: &AppState, session_id: i64, member_code: &str) -> Stri
 /// with the reason given and their personal make-up link (html: printable
 /// reminders with a QR code each).
 #[utoipa::path(get, path = "/sessions/{id}/absentees", tag = "reports", params(("id" = i64, Path), ReportQuery),
-    responses((status = 200, body = AbsenteeList, description = "JSON, or CSV / XLSX / HTML with `format`"), (status = 404, body = crate::error::ErrorEnvelope)))]
+    responses((status = 200, body = AbsenteeList, description = "JSON, or CSV / XLSX / HTML with `format`"), (status = 404, body = crate::error::ErrorEnvelope),
+        (status = 410, body = crate::error::ErrorEnvelope, description = "session.purged: personal data removed by retention")))]
 async fn session_absentees(
     State(state): State<AppState>,
     caller: Caller,
@@ -519,6 +542,11 @@ async fn session_absentees(
 ) -> AppResult<Response> {
     let format = format_of(q.format.as_deref())?;
     let session = visible_session(&state, &caller, &id).await?;
+    if state.db().session_summary(session.id).await?.is_some() {
+        // Who attended was removed with the personal data: everyone would
+        // look absent.
+        return Err(purged());
+    }
     let (tally, unit_id) = tally_for(&state, &caller, &session, q.unit.as_deref()).await?;
     let unit = state
         .db()

@@ -184,6 +184,12 @@ async fn webhook_deliveries(
 ) -> AppResult<Json<Vec<DeliveryView>>> {
     caller.require_organizer()?;
     let id = parse_id(&id, "webhook.not_found", "webhook")?;
+    if !state.db().webhooks().await?.iter().any(|h| h.id == id) {
+        return Err(AppError::not_found(
+            "webhook.not_found",
+            "Không tìm thấy webhook này.",
+        ));
+    }
     let deliveries = state.db().recent_deliveries(id, 100).await?;
     Ok(Json(
         deliveries

@@ -894,15 +894,6 @@ impl Api {
     }
 }
 
-/// Runs one SQL statement that changes rows; returns how many.
-pub async fn db_execute(db: &Db, sql: &str) -> u64 {
-    diemcau::on_pool!(db, |pool| sqlx::query(sql)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
-    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
 /// Runs a query answering one integer (a count).
 pub async fn db_i64(db: &Db, sql: &str) -> i64 {
     diemcau::on_pool!(db, |pool| sqlx::query_scalar::<_, i64>(sql)
@@ -978,7 +969,7 @@ impl TestApp {
     /// Opens the point's console over WebSocket, waits for its `welcome`,
     /// and closes it: the point has connected.
     pub async fn connect_console_once(&self, op: &Api) {
-        use futures_util::{SinkExt, StreamExt};
+        use futures_util::StreamExt;
         let ticket = op.post_empty("/api/operator/ws-ticket").await.expect(200)["ticket"]
             .as_str()
             .expect("ticket")

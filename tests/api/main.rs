@@ -19,3 +19,9 @@ mod public;
 mod scope;
 mod sessions;
 mod units;
+
+// After the session: reports, make-up, webhooks, retention.
+mod makeup;
+mod reports;
+mod retention;
+mod webhooks;
