@@ -2,87 +2,13 @@
 //! taken on one reaches a dashboard on the other, and point presence
 //! survives an instance dying (its points show as disconnected).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diemcau::domain::Role;
 use diemcau::store::Db;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-
-/// A `diemcau serve` process; killed (SIGKILL) when dropped.
-struct Instance {
-    child: Child,
-    base_url: String,
-}
-
-impl Instance {
-    fn start(database_url: &str) -> Instance {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_diemcau"))
-            .args([
-                "serve",
-                "--database-url",
-                database_url,
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("diemcau starts");
-        // The banner prints the address once the listener is bound.
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let mut base_url = None;
-        for line in lines.by_ref() {
-            let line = line.expect("banner line");
-            if let Some(at) = line.find("http://127.0.0.1:") {
-                let url = line[at..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .trim_end_matches('/');
-                base_url = Some(url.to_string());
-                break;
-            }
-        }
-        // Keep reading, or the server dies writing the rest to a closed pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Instance {
-            child,
-            base_url: base_url.expect("the banner names the address"),
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Polls `probe` until it returns true, for at most `limit`.
-async fn eventually<F, Fut>(limit: Duration, mut probe: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    loop {
-        if probe().await {
-            return started.elapsed();
-        }
-        assert!(started.elapsed() < limit, "not reached within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn point_status(api: &Api, session: i64, point: i64) -> String {
     let points = api

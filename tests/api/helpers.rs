@@ -1085,3 +1085,98 @@ impl Api {
         }
     }
 }
+
+// Server processes (used by cluster.rs and crash.rs).
+
+use std::io::BufRead as _;
+
+/// A `diemcau serve` process; killed (SIGKILL) when dropped.
+pub struct Instance {
+    child: std::process::Child,
+    pub base_url: String,
+}
+
+impl Instance {
+    pub fn start(database_url: &str) -> Instance {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_diemcau"))
+            .args([
+                "serve",
+                "--database-url",
+                database_url,
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("diemcau starts");
+        // The banner prints the address once the listener is bound.
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut base_url = None;
+        for line in lines.by_ref() {
+            let line = line.expect("banner line");
+            if let Some(at) = line.find("http://127.0.0.1:") {
+                let url = line[at..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches('/');
+                base_url = Some(url.to_string());
+                break;
+            }
+        }
+        // Keep reading, or the server dies writing the rest to a closed pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Instance {
+            child,
+            base_url: base_url.expect("the banner names the address"),
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `probe` until it returns true, for at most `limit`.
+pub async fn eventually<F, Fut>(limit: std::time::Duration, mut probe: F) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if probe().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "not reached within {limit:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+impl Api {
+    /// A POST that may fail at the transport level (the server was killed):
+    /// the body on success, None on any failure.
+    pub async fn try_post(&self, path: &str, body: Value) -> Option<Value> {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base_url))
+            .json(&body);
+        if let Auth::Operator(secret) = &self.auth {
+            req = req.header(AUTHORIZATION, format!("Operator {secret}"));
+        }
+        let res = req.send().await.ok()?;
+        if !res.status().is_success() {
+            return None;
+        }
+        res.json().await.ok()
+    }
+}

@@ -25,3 +25,4 @@ mod makeup;
 mod reports;
 mod retention;
 mod webhooks;
+mod crash;
