@@ -169,7 +169,7 @@ fn error_message(id: Option<String>, err: AppError) -> ServerMessage {
 }
 
 async fn handle(state: &AppState, point: &PointRecord, text: &str) -> ServerMessage {
-    let msg: ClientMessage = match serde_json::from_str(text) {
+    let msg: ClientMessage = match super::protocol::parse_client_message(text) {
         Ok(m) => m,
         Err(e) => {
             // Name the operation if the frame had an id, so the console can match it.

@@ -28,6 +28,11 @@ pub enum ClientMessage {
     Refresh,
 }
 
+/// Reads one frame from a console.
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
 /// To the console.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
