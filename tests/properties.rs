@@ -17,6 +17,15 @@ use proptest::prelude::*;
 
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
+/// Cases per property: `PROPTEST_CASES` when set (long fuzzing runs), else
+/// `default` (every test run).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// CSV-ish bytes: mostly printable text with separators, quotes and newlines,
 /// sometimes raw bytes.
 fn csvish() -> impl Strategy<Value = Vec<u8>> {
@@ -32,7 +41,7 @@ fn csvish() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(2000), ..ProptestConfig::default() })]
 
     #[test]
     fn unit_imports_never_panic_and_report_real_lines(bytes in csvish()) {
@@ -147,7 +156,7 @@ fn events() -> impl Strategy<Value = Vec<(u8, i64, usize, usize)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(500), ..ProptestConfig::default() })]
 
     #[test]
     fn a_live_tally_equals_one_rebuilt_from_the_same_state(ops in events()) {
