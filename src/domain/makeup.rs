@@ -47,7 +47,9 @@ pub fn merge(mut intervals: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
     let mut out: Vec<(f64, f64)> = Vec::with_capacity(intervals.len());
     for (a, b) in intervals {
         match out.last_mut() {
-            Some(last) if a <= last.1 + 0.5 => last.1 = last.1.max(b),
+            // Only overlapping or touching intervals: bridging a gap would
+            // credit time nobody watched.
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
             _ => out.push((a, b)),
         }
     }
