@@ -498,7 +498,8 @@ test('accounts: a unit manager sees only their subtree; a locked account is sign
   await page.getByRole('dialog').getByRole('button', { name: 'Khóa' }).click();
   await page.locator('tbody tr', { hasText: 'quanly.hoabinh' }).filter({ hasText: 'Đã khóa' }).waitFor();
   await m.reload();
-  await m.waitForURL(`${base}/dang-nhap`);
+  // Sent to sign in, to come back to the session afterwards.
+  await m.waitForURL(/\/dang-nhap\?next=%2F%23buoi-hoc%2F\d+$/);
   await checkTranslations(m, 'manager');
   await mctx.close();
 
@@ -558,7 +559,7 @@ test('signing out ends the session', async () => {
   await page.getByRole('button', { name: 'Đăng xuất' }).click();
   await page.waitForURL(`${base}/dang-nhap`);
   await page.goto(`${base}/#don-vi`);
-  await page.waitForURL(`${base}/dang-nhap`);
+  await page.waitForURL(`${base}/dang-nhap?next=%2F%23don-vi`);
   const res = await page.evaluate(async () => (await fetch('/api/auth/me')).status);
   assert.equal(res, 401);
   await page.context().close();
@@ -1404,6 +1405,514 @@ test('the public session page: theme, stream, live figures, home check-in and th
   // An unknown session.
   await page.goto(`${base}/s/999999`);
   await page.getByRole('heading', { name: 'Không tìm thấy buổi học' }).waitFor();
+  await ctx.close();
+});
+
+// ------------------------------------------------------------ after the session: reports, make-up, history, webhooks
+
+const MAKEUP_THEME = 'Học bù chuyên đề qua bản ghi – buổi học đã kết thúc';
+const RECORDING_PATH = '/ghi-hinh/hoc-bu-6s.wav';
+const RECORDING_S = 6;
+let makeup = null; // {id, token, link}
+
+/** N seconds of silence as a WAV file (8 kHz, 16-bit mono): Chromium's <video> plays it. */
+function silentWav(seconds, rate = 8000) {
+  const data = seconds * rate * 2;
+  const buf = Buffer.alloc(44 + data); // zeros: silence
+  buf.write('RIFF', 0, 'ascii');
+  buf.writeUInt32LE(36 + data, 4);
+  buf.write('WAVE', 8, 'ascii');
+  buf.write('fmt ', 12, 'ascii');
+  buf.writeUInt32LE(16, 16); // PCM header size
+  buf.writeUInt16LE(1, 20); // PCM
+  buf.writeUInt16LE(1, 22); // mono
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28); // bytes per second
+  buf.writeUInt16LE(2, 32); // block align
+  buf.writeUInt16LE(16, 34); // bits per sample
+  buf.write('data', 36, 'ascii');
+  buf.writeUInt32LE(data, 40);
+  return buf;
+}
+
+/**
+ * Serves the recording at RECORDING_PATH on the page's own origin (the pages'
+ * CSP allows media from 'self' only), with byte ranges as a media server does.
+ */
+async function serveRecording(ctx, body = silentWav(RECORDING_S), type = 'audio/wav') {
+  await ctx.route(`${base}${RECORDING_PATH}`, async (route) => {
+    const range = /bytes=(\d*)-(\d*)/.exec(route.request().headers().range || '');
+    if (!range || type !== 'audio/wav') {
+      await route.fulfill({ status: 200, contentType: type, headers: { 'accept-ranges': 'bytes' }, body });
+      return;
+    }
+    const start = range[1] ? Number(range[1]) : 0;
+    const end = range[2] ? Math.min(Number(range[2]), body.length - 1) : body.length - 1;
+    await route.fulfill({
+      status: 206,
+      contentType: type,
+      headers: { 'accept-ranges': 'bytes', 'content-range': `bytes ${start}-${end}/${body.length}` },
+      body: body.subarray(start, end + 1),
+    });
+  });
+}
+
+/**
+ * A session that has ended, with a 6-second recording: its schedule is 5 s
+ * long, so the server takes the recording's own length (it uses the longer
+ * of that and half the scheduled time) and 80% of it completes the make-up.
+ * Vũ Văn Hùng (10000007, Xã Hòa Bình) missed it: his personal link.
+ */
+async function makeupSession() {
+  if (makeup) return makeup;
+  const { api } = await liveSession();
+  const now = Date.now();
+  const iso = (ms) => new Date(ms).toISOString();
+  const s = await api('POST', '/sessions', {
+    theme: MAKEUP_THEME,
+    host_unit_code: 'T01',
+    starts_at: iso(now - 3600_000),
+    ends_at: iso(now - 3600_000 + 5000),
+    broadcast: { recording_url: `${base}${RECORDING_PATH}` },
+  });
+  assert.equal(s.status, 201, JSON.stringify(s.body));
+  const ended = await api('POST', `/sessions/${s.body.id}/status`, { status: 'ended' });
+  assert.equal(ended.status, 200, JSON.stringify(ended.body));
+  const list = await api('GET', `/sessions/${s.body.id}/absentees?unit=00101`);
+  assert.equal(list.status, 200, JSON.stringify(list.body));
+  const hung = list.body.items.find((a) => a.member_code === '10000007');
+  assert.ok(hung, 'Vũ Văn Hùng has not studied');
+  assert.match(hung.makeup_link, /^http:\/\/127\.0\.0\.1:\d+\/hoc-bu\/\S+$/);
+  makeup = { id: s.body.id, link: hung.makeup_link, token: decodeURIComponent(hung.makeup_link.split('/hoc-bu/')[1]) };
+  return makeup;
+}
+
+async function makeupView(token) {
+  const r = await fetch(`${base}/api/makeup/${encodeURIComponent(token)}`, { cache: 'no-store' });
+  assert.equal(r.status, 200);
+  return r.json();
+}
+
+test('the make-up page counts only what is played: partial progress, a skip not counted, then completion (phone)', async () => {
+  const m = await makeupSession();
+  const ctx = await newContext('phone');
+  await serveRecording(ctx);
+  const page = await newPage(ctx, 'makeup');
+  await page.goto(m.link);
+  await page.locator('body[data-ready="true"]').waitFor();
+  await page.getByRole('heading', { level: 1, name: MAKEUP_THEME }).waitFor();
+  assert.equal(await page.locator('#member').textContent(), 'Vũ Văn Hùng');
+  assert.equal(await page.locator('#unit').textContent(), 'Xã Hòa Bình');
+  assert.match(await page.locator('#message').textContent(), /Xem ít nhất 80% bản ghi để hoàn thành/);
+  assert.equal(await page.locator('#progress-text').textContent(), 'Đã xem 0% / cần 80%');
+  const video = page.locator('video#video');
+  assert.equal(await video.getAttribute('preload'), 'metadata');
+  assert.ok(await video.evaluate((v) => v.controls), 'the player has its controls');
+  await page.waitForFunction(() => document.getElementById('video').readyState >= 1);
+  const duration = await video.evaluate((v) => v.duration);
+  assert.ok(Math.abs(duration - RECORDING_S) < 0.1, `duration ${duration}`);
+  assert.equal(await page.locator('#fallback').isVisible(), false);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `make-up page is ${overflow}px wider than the phone screen`);
+  const bytes = await page.evaluate(() => [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')]
+    .filter((e) => !e.name.includes('/ghi-hinh/')).reduce((sum, e) => sum + (e.transferSize || 0), 0));
+  assert.ok(bytes < 30 * 1024, `the make-up page transferred ${bytes} bytes (≥ 30 KB)`);
+  console.log(`# make-up page: ${bytes} bytes without the recording`);
+  await shot(page, '32-makeup-phone');
+
+  // Play at normal speed for about 2.5 s, then pause: the pause reports it.
+  const sent = [];
+  page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/progress')) sent.push(JSON.parse(r.postData())); });
+  await video.evaluate((v) => { v.muted = true; return v.play(); });
+  await page.waitForFunction(() => document.getElementById('video').currentTime >= 2.5);
+  await video.evaluate((v) => v.pause());
+  const first = await until(async () => {
+    const v = await makeupView(m.token);
+    return v.progress.watched_s > 2 ? v : null;
+  }, 10_000, 'the first progress on the server');
+  assert.ok(first.progress.watched_s < 4, `watched ${first.progress.watched_s} s after playing ~2.5 s`);
+  assert.equal(first.progress.completed, false);
+  assert.equal(first.studied, null);
+  assert.equal(first.progress.duration_s, RECORDING_S);
+  await page.locator('#progress-text', { hasText: /^Đã xem (3\d|4\d)% \/ cần 80%$/ }).waitFor();
+  const reported = sent.filter((b) => b.intervals.length);
+  assert.ok(reported.length >= 1, JSON.stringify(sent));
+  assert.ok(Math.abs(reported[0].duration_s - RECORDING_S) < 0.1);
+  assert.ok(reported[0].intervals[0][0] < 0.5, `played from the start: ${JSON.stringify(reported[0].intervals)}`);
+
+  // Skip ahead to 5 s and play to the end: the 2.5 s skipped earn nothing.
+  await video.evaluate((v) => { v.currentTime = 5; });
+  await page.waitForFunction(() => !document.getElementById('video').seeking);
+  await video.evaluate((v) => v.play());
+  await page.waitForFunction(() => document.getElementById('video').ended);
+  const second = await until(async () => {
+    const v = await makeupView(m.token);
+    return v.progress.watched_s > first.progress.watched_s + 0.5 ? v : null;
+  }, 10_000, 'the last second on the server');
+  assert.ok(second.progress.watched_s <= first.progress.watched_s + 1.3,
+    `the skip was counted: ${first.progress.watched_s} → ${second.progress.watched_s}`);
+  assert.equal(second.progress.completed, false);
+  const all = sent.flatMap((b) => b.intervals);
+  assert.ok(all.every(([a, b]) => !(a < 4.5 && b > 3.2)), `no interval covers the skipped part: ${JSON.stringify(all)}`);
+  assert.equal(await page.locator('#done').isVisible(), false);
+
+  // Back to 2 s and play to the end: 80% reached, the make-up is recorded.
+  await video.evaluate((v) => { v.currentTime = 2; });
+  await page.waitForFunction(() => !document.getElementById('video').seeking);
+  await video.evaluate((v) => v.play());
+  await page.locator('#done', { hasText: '✓ Đã hoàn thành học bù' }).waitFor({ timeout: 15_000 });
+  const done = await makeupView(m.token);
+  assert.equal(done.progress.completed, true);
+  assert.equal(done.studied.method, 'makeup');
+  assert.ok(done.progress.share >= 0.8, JSON.stringify(done.progress));
+  assert.match(await page.locator('#message').textContent(), /đã hoàn thành học bù/);
+  assert.equal(await page.locator('#meter').getAttribute('aria-valuenow'), String(Math.floor(done.progress.share * 100 + 1e-9)));
+  await shot(page, '33-makeup-done-phone');
+
+  // Counted once, as make-up, apart from live attendance.
+  const { api } = await liveSession();
+  const left = await api('GET', `/sessions/${m.id}/absentees?unit=00101`);
+  assert.ok(!left.body.items.some((a) => a.member_code === '10000007'), 'no longer among the absentees');
+  const rep = await api('GET', `/sessions/${m.id}/report?unit=00101`);
+  assert.equal(rep.body.rows[0].makeup, 1);
+  assert.equal(rep.body.rows[0].participants_live, 0);
+
+  // Reopened later: done, and English.
+  await page.reload();
+  await page.locator('#done', { hasText: '✓ Đã hoàn thành học bù' }).waitFor();
+  await page.getByRole('button', { name: 'EN', exact: true }).click();
+  await page.locator('#done', { hasText: '✓ Make-up completed' }).waitFor();
+  assert.match(await page.locator('#message').textContent(), /completed the make-up/);
+  await page.getByRole('button', { name: 'VI', exact: true }).click();
+  await page.locator('#progress-text', { hasText: /^Đã xem \d+% \/ cần 80%$/ }).waitFor();
+  await checkTranslations(page, 'makeup');
+  await ctx.close();
+});
+
+test('the make-up page: a recording that cannot play gives a plain link; a forged link is refused', async () => {
+  const m = await makeupSession();
+  const ctx = await newContext('phone');
+  // The same address answers with a web page instead of media.
+  await serveRecording(ctx, Buffer.from('<!doctype html><title>Trang video</title><p>Không phải tệp video</p>'), 'text/html');
+  const page = await newPage(ctx, 'makeup-fallback');
+  await page.goto(m.link);
+  const link = page.getByRole('link', { name: 'Mở bản ghi' });
+  await link.waitFor();
+  assert.equal(await link.getAttribute('href'), `${base}${RECORDING_PATH}`);
+  assert.equal(await page.locator('#player').isVisible(), false);
+  assert.match(await page.locator('#fallback').textContent(), /chưa tính được thời gian bạn xem/);
+  await shot(page, '34-makeup-fallback-phone');
+
+  const forged = m.link.replace(/\.[^.]+$/, '.AAAAAAAAAAAAAAAA');
+  await page.goto(forged);
+  await page.getByRole('heading', { name: 'Không mở được trang học bù' }).waitFor();
+  assert.match(await page.locator('#problem-text').textContent(), /Đường dẫn học bù không đúng/);
+  await checkTranslations(page, 'makeup-fallback');
+  await ctx.close();
+});
+
+test('the session report: summary, table, CSV and Excel downloads, the printable A4 page', async () => {
+  const { session, api } = await liveSession();
+  const page = await organizerPage('desktop', 'report');
+  const popups = [];
+  page.context().on('page', (p) => popups.push(watch(p, 'report-popup')));
+  await page.goto(`${base}/#buoi-hoc/${session.id}`);
+  const block = page.locator('section.report');
+  await block.getByRole('heading', { level: 2, name: 'Báo cáo' }).waitFor();
+  await block.getByRole('button', { name: 'Xem báo cáo' }).click();
+  const expected = (await api('GET', `/sessions/${session.id}/report`)).body;
+  const summary = block.locator('.report-summary');
+  await summary.waitFor();
+  assert.equal(await summary.textContent(), expected.summary);
+  assert.match(expected.summary, /^Toàn Tỉnh Thử Nghiệm có \d+ điểm cầu kết nối, với tổng số \d+ cán bộ/);
+  const rows = block.locator('.report-table tbody tr');
+  assert.equal(await rows.count(), expected.rows.length);
+  assert.match(await rows.first().locator('th').textContent(), /Tỉnh Thử Nghiệm/);
+  // The commune: indented under the province, its live figures, coverage in Vietnamese (44,4%).
+  const commune = block.locator('.report-table tbody tr[data-code="00101"]');
+  const c = expected.rows.find((r) => r.code === '00101');
+  assert.equal(c.level, 1);
+  assert.equal(c.by_category.reduce((a, b) => a + b, 0), 4, 'four of its members checked in');
+  assert.ok(c.roster > 4 && c.coverage_live === Math.round((4 / c.roster) * 10000) / 10000, JSON.stringify(c));
+  const pct = `${(c.coverage_live * 100).toLocaleString('vi-VN', { maximumFractionDigits: 1 })}%`;
+  assert.match(pct, /^\d+,\d%$/, 'a decimal comma');
+  const cells = await commune.locator('td').allTextContents();
+  assert.equal(cells[0], `${c.points_connected}/${c.points_registered}`);
+  assert.equal(cells[8], c.participants_live.toLocaleString('vi-VN'), `participants live: ${cells}`);
+  assert.equal(cells[9], c.participants_total.toLocaleString('vi-VN'));
+  assert.equal(cells[10], pct);
+  const pad = async (code) => block.locator(`tr[data-code="${code}"] th`).evaluate((el) => parseFloat(getComputedStyle(el).paddingLeft));
+  assert.ok(await pad('00101-CB01') > await pad('00101') && await pad('00101') > await pad('T01'), 'indented by level');
+  assert.equal(await commune.locator('.bar-fill').first().evaluate((el) => el.style.width), `${(c.coverage_live * 100).toFixed(1)}%`);
+  const drawn = await commune.locator('.bar').first().evaluate((bar) => bar.firstElementChild.getBoundingClientRect().width / bar.getBoundingClientRect().width);
+  assert.ok(Math.abs(drawn - c.coverage_live) < 0.02, `the bar is drawn at ${drawn}, not ${c.coverage_live}`);
+  await shot(page, '35-report');
+
+  // Downloads follow the unit picked: CSV (UTF-8, Excel-friendly) and XLSX.
+  await block.getByLabel('Đơn vị báo cáo (mã)').fill('00101');
+  const csvHref = await block.getByRole('link', { name: 'Tải CSV', exact: true }).getAttribute('href');
+  assert.equal(csvHref, `/api/sessions/${session.id}/report?unit=00101&format=csv`);
+  const csv = await page.evaluate(async (href) => {
+    const r = await fetch(href);
+    return { status: r.status, type: r.headers.get('content-type'), disposition: r.headers.get('content-disposition'), text: await r.text() };
+  }, csvHref);
+  assert.equal(csv.status, 200);
+  assert.match(csv.type, /^text\/csv/);
+  assert.match(csv.disposition, /attachment; filename="bao-cao-buoi-\d+-00101\.csv"/);
+  assert.match(csv.text, /Xã Hòa Bình/);
+  assert.doesNotMatch(csv.text, /Phường Đức Xuân/);
+  const xlsxHref = await block.getByRole('link', { name: 'Tải Excel (XLSX)', exact: true }).getAttribute('href');
+  const xlsx = await page.evaluate(async (href) => {
+    const r = await fetch(href);
+    const b = new Uint8Array(await r.arrayBuffer());
+    return { status: r.status, type: r.headers.get('content-type'), magic: String.fromCharCode(b[0], b[1]) };
+  }, xlsxHref);
+  assert.deepEqual(xlsx, { status: 200, type: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', magic: 'PK' });
+  // A click downloads the file.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    block.getByRole('link', { name: 'Tải CSV', exact: true }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^bao-cao-buoi-\d+-00101\.csv$/);
+
+  // The report of the commune only.
+  await block.getByRole('button', { name: 'Xem báo cáo' }).click();
+  await block.locator('.report-table tbody tr').first().locator('th', { hasText: 'Xã Hòa Bình' }).waitFor();
+  assert.match(await summary.textContent(), /^Toàn Xã Hòa Bình có/);
+
+  // The printable report opens in a new tab.
+  const [print] = await Promise.all([
+    page.waitForEvent('popup'),
+    block.getByRole('link', { name: 'In báo cáo (A4)' }).click(),
+  ]);
+  await print.waitForLoadState();
+  assert.equal(new URL(print.url()).pathname, `/api/sessions/${session.id}/report`);
+  await print.getByText('ĐẢNG CỘNG SẢN VIỆT NAM').waitFor();
+  assert.match(await print.locator('body').textContent(), /Xã Hòa Bình/);
+  await print.screenshot({ path: join(ARTIFACTS, '36-report-print.png'), fullPage: true });
+
+  // An unknown unit: the server's reason.
+  await block.getByLabel('Đơn vị báo cáo (mã)').fill('KHONG-CO');
+  await block.getByRole('button', { name: 'Xem báo cáo' }).click();
+  await block.getByRole('alert').filter({ hasText: 'Không tìm thấy đơn vị "KHONG-CO"' }).waitFor();
+  assert.ok(popups.length >= 1);
+  await checkTranslations(page, 'report');
+  await page.context().close();
+});
+
+test('the absentees: who has not studied, with the reason; printable make-up reminders', async () => {
+  const { session, api } = await liveSession();
+  const page = await organizerPage('desktop', 'absentees');
+  page.context().on('page', (p) => watch(p, 'absentees-popup'));
+  await page.goto(`${base}/#buoi-hoc/${session.id}`);
+  const block = page.locator('section.report');
+  await block.getByRole('button', { name: 'Xem danh sách chưa học' }).click();
+  const list = block.locator('.absentees-slot');
+  const row = (name) => list.locator('tbody tr', { hasText: name });
+  await row('Phạm Thị Dung').waitFor();
+  // Absent with a reason; not checked in at all; an undone check-in.
+  assert.match(await row('Phạm Thị Dung').textContent(), /Đi công tác/);
+  assert.match(await row('Vũ Văn Hùng').textContent(), /Chưa báo lý do/);
+  assert.match(await row('Vũ Văn Hùng').textContent(), /Chưa xem/);
+  await row('Lê Văn Cường').waitFor();
+  // Checked in: not listed.
+  for (const name of ['Nguyễn Văn An', 'Trần Thị Bình', 'Hoàng Văn Em', 'Đỗ Thị Giang']) {
+    assert.equal(await row(name).count(), 0, `${name} checked in, yet listed`);
+  }
+  const expected = (await api('GET', `/sessions/${session.id}/absentees`)).body;
+  assert.ok(expected.total >= 3, JSON.stringify(expected));
+  assert.equal(await list.locator('tbody tr').count(), expected.total);
+  assert.match(await list.textContent(), new RegExp(`${expected.total} người chưa học chuyên đề tại Tỉnh Thử Nghiệm\\.`));
+  const makeupHref = await row('Vũ Văn Hùng').getByRole('link', { name: 'Trang học bù của Vũ Văn Hùng' }).getAttribute('href');
+  assert.match(makeupHref, new RegExp(`^${base.replace(/\./g, '\\.')}/hoc-bu/${session.id}\\.10000007\\.`));
+  await shot(page, '37-absentees');
+
+  const csv = await page.evaluate(async (href) => {
+    const r = await fetch(href);
+    return { status: r.status, type: r.headers.get('content-type'), text: await r.text() };
+  }, await block.getByRole('link', { name: 'Tải danh sách CSV' }).getAttribute('href'));
+  assert.equal(csv.status, 200);
+  assert.match(csv.type, /^text\/csv/);
+  assert.match(csv.text, /Phạm Thị Dung.*Đi công tác/);
+  assert.doesNotMatch(csv.text, /Nguyễn Văn An/);
+
+  const [reminders] = await Promise.all([
+    page.waitForEvent('popup'),
+    block.getByRole('link', { name: 'In phiếu nhắc học bù' }).click(),
+  ]);
+  await reminders.waitForLoadState();
+  assert.equal(await reminders.locator('article.reminder').count(), expected.total);
+  await reminders.locator('article.reminder', { hasText: 'Vũ Văn Hùng' }).getByText('PHIẾU NHẮC HỌC BÙ CHUYÊN ĐỀ').waitFor();
+  // Each reminder's QR code carries the member's own make-up link.
+  const svg = await reminders.locator('article.reminder', { hasText: 'Vũ Văn Hùng' }).locator('svg').evaluate((el) => el.outerHTML);
+  assert.equal(decodeSvg(svg), makeupHref);
+  await reminders.screenshot({ path: join(ARTIFACTS, '38-reminders-print.png'), fullPage: true });
+
+  // A village cell where everyone studied.
+  await block.getByLabel('Đơn vị báo cáo (mã)').fill('00101-CB01');
+  await block.getByRole('button', { name: 'Xem danh sách chưa học' }).click();
+  await list.getByText('Tất cả thành viên trong danh sách của Chi bộ thôn Nà Làng đã học chuyên đề.').waitFor();
+  await checkTranslations(page, 'absentees');
+  await page.context().close();
+});
+
+test('a member\'s study history shows the sessions they attended, and how', async () => {
+  const { session } = await liveSession();
+  await dashSession();
+  const page = await organizerPage('desktop', 'history');
+  await page.goto(`${base}/#thanh-vien?q=10000001`);
+  const row = page.locator('tbody tr', { hasText: 'Nguyễn Văn An' });
+  await row.waitFor();
+  await row.getByRole('button', { name: 'Lịch sử học tập của Nguyễn Văn An' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Lịch sử học tập: Nguyễn Văn An' });
+  await dialog.waitFor();
+  const entry = dialog.locator('tbody tr', { hasText: LIVE_THEME });
+  await entry.waitFor();
+  assert.match(await entry.textContent(), /Điểm danh theo danh sách/);
+  assert.match(await entry.textContent(), new RegExp(CONSOLE_POINT));
+  assert.match(await entry.textContent(), /\d\d\/\d\d\/\d{4} \d\d:\d\d/);
+  await dialog.locator('tbody tr', { hasText: DASH_THEME }).waitFor();
+  assert.match(await dialog.textContent(), /Đã học 2 chuyên đề\./);
+  await shot(page, '39-member-history');
+  await dialog.getByRole('link', { name: LIVE_THEME }).click();
+  await page.waitForURL(new RegExp(`#buoi-hoc/${session.id}$`));
+  assert.equal(await page.getByRole('dialog').count(), 0);
+
+  // Vũ Văn Hùng studied one theme, by make-up.
+  await page.goto(`${base}/#thanh-vien?q=10000007`);
+  await page.locator('tbody tr', { hasText: 'Vũ Văn Hùng' }).getByRole('button', { name: /^Lịch sử học tập của/ }).click();
+  const d2 = page.getByRole('dialog', { name: 'Lịch sử học tập: Vũ Văn Hùng' });
+  const mk = d2.locator('tbody tr', { hasText: MAKEUP_THEME });
+  if (makeup) {
+    await mk.waitFor();
+    assert.match(await mk.textContent(), /Học bù qua video/);
+  }
+  await d2.getByRole('button', { name: 'Đóng' }).click();
+  await d2.waitFor({ state: 'hidden' });
+  await checkTranslations(page, 'history');
+  await page.context().close();
+});
+
+test('webhooks: an organizer adds one (secret shown once), sees its deliveries, deletes it', async () => {
+  const d = await dashSession();
+  // A receiver that checks the signature.
+  const received = [];
+  const { createServer } = await import('node:http');
+  const { createHmac, timingSafeEqual } = await import('node:crypto');
+  let secret = null;
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      const sig = req.headers['x-diemcau-signature'] || '';
+      const [, ts, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(sig) || [];
+      const ok = Boolean(secret && ts && timingSafeEqual(Buffer.from(v1, 'hex'),
+        createHmac('sha256', secret).update(`${ts}.${body}`).digest()));
+      received.push({ ok, body: JSON.parse(body || 'null') });
+      res.writeHead(ok ? 204 : 401).end();
+    });
+  });
+  const port = await freePort();
+  await new Promise((r) => receiver.listen(port, '127.0.0.1', r));
+  const hookUrl = `http://127.0.0.1:${port}/diemcau/su-kien`;
+  try {
+    const page = await organizerPage('desktop', 'webhooks');
+    await page.goto(`${base}/#tai-khoan`);
+    const block = page.locator('section', { has: page.getByRole('heading', { level: 2, name: 'Webhook' }) });
+    await block.getByText('Chưa có webhook nào.').waitFor();
+    assert.match(await block.textContent(), /X-Diemcau-Signature/);
+    await block.locator('summary', { hasText: 'Thêm webhook' }).click();
+    await block.getByLabel('Địa chỉ nhận (URL)').fill('ftp://sai-giao-thuc');
+    await block.getByRole('button', { name: 'Thêm webhook' }).click();
+    await block.getByRole('alert').first().waitFor();
+    await block.getByLabel('Địa chỉ nhận (URL)').fill(hookUrl);
+    await block.getByLabel(/Hủy lượt điểm danh/).uncheck();
+    await block.getByRole('button', { name: 'Thêm webhook' }).click();
+    const panel = block.locator('.secret-panel');
+    await panel.waitFor();
+    secret = await panel.locator('input.secret').inputValue();
+    assert.ok(secret.length >= 20, `secret: ${secret}`);
+    assert.match(await panel.textContent(), /Chỉ hiển thị một lần/);
+    assert.match(await panel.textContent(), /HMAC-SHA256/);
+    await panel.getByRole('button', { name: 'Sao chép' }).waitFor();
+    const row = block.locator('tbody tr', { hasText: hookUrl });
+    await row.waitFor();
+    assert.match(await row.textContent(), /checkin\.created/);
+    assert.match(await row.textContent(), /session\.status_changed/);
+    assert.doesNotMatch(await row.textContent(), /checkin\.annulled/);
+    assert.match(await row.textContent(), /Đang hoạt động/);
+    await shot(page, '40-webhooks');
+
+    // A check-in is delivered, signed.
+    await operatorCheckin(d.a.link, '10000003');
+    const got = await until(async () => received.find((r) => r.body && JSON.stringify(r.body).includes('checkin.created')), 20_000, 'the webhook delivery');
+    assert.equal(got.ok, true, 'the signature verifies with the secret shown once');
+    await row.getByRole('button', { name: 'Lần gửi gần đây' }).click();
+    const deliveries = block.locator('.deliveries');
+    await deliveries.locator('tbody tr', { hasText: 'checkin.created' }).waitFor();
+    await until(async () => {
+      await deliveries.getByRole('button', { name: 'Làm mới' }).click();
+      return /Đã nhận lúc/.test(await deliveries.locator('tbody').textContent());
+    }, 10_000, 'the delivery marked delivered');
+    assert.equal((await deliveries.locator('tbody tr').first().locator('td').nth(1).textContent()).trim(), '1', 'delivered at the first attempt');
+
+    // Shown once: not after a reload.
+    await page.reload();
+    await block.locator('tbody tr', { hasText: hookUrl }).waitFor();
+    assert.equal(await block.locator('.secret-panel').count(), 0);
+    assert.ok(!(await page.locator('main').textContent()).includes(secret), 'the secret is not shown again');
+
+    // Delete, with a confirmation.
+    await block.locator('tbody tr', { hasText: hookUrl }).getByRole('button', { name: 'Xóa' }).click();
+    const confirm = page.getByRole('dialog');
+    assert.match(await confirm.textContent(), /Xóa webhook tới/);
+    await confirm.getByRole('button', { name: 'Xóa' }).click();
+    await block.getByText('Chưa có webhook nào.').waitFor();
+    await block.getByRole('status').filter({ hasText: 'Đã xóa webhook.' }).waitFor();
+    const { api } = d;
+    assert.deepEqual((await api('GET', '/webhooks')).body, []);
+    await checkTranslations(page, 'webhooks');
+    await page.context().close();
+
+    // A unit manager has no webhook block.
+    const mctx = await newContext('desktop');
+    const res = await mctx.request.post(`${base}/api/auth/login`, { data: { username: MANAGER.username, password: MANAGER.password } });
+    assert.equal(res.status(), 200);
+    const m = await newPage(mctx, 'webhooks-manager');
+    await m.goto(`${base}/#tai-khoan`);
+    await m.getByRole('heading', { level: 2, name: 'Mã truy cập API' }).waitFor();
+    assert.equal(await m.getByRole('heading', { level: 2, name: 'Webhook' }).count(), 0);
+    await mctx.close();
+  } finally {
+    receiver.close();
+  }
+});
+
+test('signing in returns to the page that sent you there, and only to this site', async () => {
+  const d = await dashSession();
+  const ctx = await newContext('desktop');
+  const page = await newPage(ctx, 'login-next');
+  await page.goto(`${base}/truc-tiep/${d.id}`);
+  await page.waitForURL(`${base}/dang-nhap?next=${encodeURIComponent(`/truc-tiep/${d.id}`)}`);
+  await page.getByLabel('Tên đăng nhập').fill(USERNAME);
+  await page.getByLabel('Mật khẩu').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await page.waitForURL(`${base}/truc-tiep/${d.id}`);
+  await page.locator('#theme', { hasText: DASH_THEME }).waitFor();
+
+  // Only paths of this site are followed.
+  const checked = await page.evaluate(async () => {
+    const { safeNext } = await import('/assets/api.js');
+    return ['/truc-tiep/3', '/#buoi-hoc/2?x=1', '//evil.example/x', '/\\evil.example', '/\t/evil.example',
+      'https://evil.example/', 'javascript:alert(1)', '/dang-nhap?next=/', '', null].map(safeNext);
+  });
+  assert.deepEqual(checked, ['/truc-tiep/3', '/#buoi-hoc/2?x=1', '/', '/', '/', '/', '/', '/', '/', '/']);
+  await page.goto(`${base}/dang-nhap?next=${encodeURIComponent('//evil.example/x')}`);
+  await page.getByLabel('Tên đăng nhập').fill(USERNAME);
+  await page.getByLabel('Mật khẩu').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await page.waitForURL(`${base}/`);
+  await page.locator('body[data-ready="true"]').waitFor();
   await ctx.close();
 });
 

@@ -1,5 +1,6 @@
 // Tài khoản: accounts the caller manages (create, lock / unlock, reset the
-// password), changing one's own password, and personal API tokens.
+// password), changing one's own password, personal API tokens, and — for
+// organizers — webhooks (webhooks.js).
 
 import { h, clear, field, val, fmtTime } from './dom.js';
 import { t } from './i18n.js';
@@ -8,6 +9,7 @@ import {
   checkForm, confirmDialog, formDialog, showError, showOk, busy, collapsible, secretPanel,
   unitSuggest, table,
 } from './ui.js';
+import { renderWebhooks } from './webhooks.js';
 
 export async function render(view, route, ctx) {
   const listMsg = h('div', { class: 'form-msg' });
@@ -35,7 +37,13 @@ export async function render(view, route, ctx) {
       h('h2', { id: 'pw-h', i18n: 'accounts.my_password' }),
       passwordForm(ctx)),
     tokens);
-  await Promise.all([reload(), renderTokens(tokens)]);
+  const work = [reload(), renderTokens(tokens)];
+  if (ctx.isOrganizer) {
+    const hooks = h('section', { class: 'section', 'aria-labelledby': 'webhooks-h' });
+    view.append(hooks);
+    work.push(renderWebhooks(hooks));
+  }
+  await Promise.all(work);
 }
 
 function accountsTable(accounts, ctx, msg, reload) {

@@ -22,6 +22,32 @@ export function setCsrf(token) {
   csrfFallback = token || null;
 }
 
+/**
+ * Where to go after signing in: `raw` when it is a path of this site
+ * ("/truc-tiep/3", "/#buoi-hoc/2"), else "/". Never another origin: no
+ * "//host", no "/\host", no control characters (which URL parsing drops).
+ */
+export function safeNext(raw) {
+  if (typeof raw !== 'string' || raw.length > 2000 || !raw.startsWith('/')) return '/';
+  if (raw.startsWith('//') || /[\\\u0000-\u001f\u007f]/.test(raw)) return '/';
+  let u;
+  try { u = new URL(raw, location.origin); } catch { return '/'; }
+  if (u.origin !== location.origin || u.pathname === '/dang-nhap') return '/';
+  return `${u.pathname}${u.search}${u.hash}`;
+}
+
+/** The sign-in page, told to come back here afterwards. */
+export function loginUrl() {
+  const here = `${location.pathname}${location.search}${location.hash}`;
+  const next = safeNext(here);
+  return next === '/' ? '/dang-nhap' : `/dang-nhap?next=${encodeURIComponent(next)}`;
+}
+
+/** Sends the browser to sign in, to come back here afterwards. */
+export function toLogin() {
+  location.replace(loginUrl());
+}
+
 /** Called on a 401 from a signed-in page (the session expired). */
 export function setUnauthorizedHandler(fn) {
   onUnauthorized = fn;

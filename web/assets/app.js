@@ -2,7 +2,7 @@
 // hash routing between the sections (#buoi-hoc, #don-vi, #thanh-vien, #tai-khoan).
 
 import { initI18n, t } from './i18n.js';
-import { api, setCsrf, setUnauthorizedHandler } from './api.js';
+import { api, setCsrf, setUnauthorizedHandler, toLogin } from './api.js';
 import { h, clear } from './dom.js';
 import { notice } from './ui.js';
 import * as sessions from './sessions.js';
@@ -22,10 +22,6 @@ initI18n();
 const main = document.getElementById('main');
 let ctx = null;
 let current = null; // { name, handle }
-
-function toLogin() {
-  location.replace('/dang-nhap');
-}
 
 /** #don-vi/01840?x=1 → { name: 'don-vi', parts: ['01840'], params } */
 export function parseRoute() {

@@ -5,7 +5,7 @@
 // tally until the socket is back. Everything goes in as text, never as HTML.
 
 import { initI18n, t, lang } from './i18n.js';
-import { api, errorText, setUnauthorizedHandler } from './api.js';
+import { api, errorText, setUnauthorizedHandler, toLogin } from './api.js';
 import { h, clear, fmtRange, fmtClock, fmtTime } from './dom.js';
 import { notice, statusBadge } from './ui.js';
 
@@ -779,7 +779,7 @@ function showSession(s) {
 
 async function start() {
   initI18n();
-  setUnauthorizedHandler(() => location.replace('/dang-nhap'));
+  setUnauthorizedHandler(toLogin);
   let session;
   let first;
   try {

@@ -1,7 +1,8 @@
-// /dang-nhap: username and password → POST /api/auth/login → the app.
+// /dang-nhap: username and password → POST /api/auth/login → back to the
+// page that sent us here (?next=/truc-tiep/3, a path of this site only), or the app.
 
 import { initI18n, t } from './i18n.js';
-import { api, errorText } from './api.js';
+import { api, errorText, safeNext } from './api.js';
 import { notice, busy } from './ui.js';
 import { clear } from './dom.js';
 
@@ -30,7 +31,7 @@ form.addEventListener('submit', async (ev) => {
   await busy(submit, 'login.working', async () => {
     try {
       await api('POST', '/auth/login', { json: { username, password } });
-      location.assign('/');
+      location.assign(safeNext(new URLSearchParams(location.search).get('next') || '/'));
     } catch (err) {
       msg.append(notice('error', errorText(err)));
       pass.value = '';

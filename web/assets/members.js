@@ -1,8 +1,9 @@
 // Thành viên: search the rosters (name without diacritics, or member code),
-// a paginated table, add / edit / delete, and CSV import.
+// a paginated table, add / edit / delete, CSV import, and each member's
+// study history (for the year-end review).
 
-import { h, clear, field, checkbox, val, fmtNumber } from './dom.js';
-import { t } from './i18n.js';
+import { h, clear, field, checkbox, val, fmtNumber, fmtTime } from './dom.js';
+import { t, has } from './i18n.js';
 import { api } from './api.js';
 import {
   checkForm, confirmDialog, formDialog, showError, showOk, busy, collapsible, importPanel,
@@ -164,6 +165,11 @@ function membersTable(items, { msg, reload }) {
     {
       key: 'common.actions',
       cell: (m) => h('div', { class: 'row-actions' },
+        h('button', {
+          type: 'button', class: 'btn btn-small', i18n: 'history.action',
+          i18nAttrs: { 'aria-label': 'history.action_for' }, vars: { name: m.full_name },
+          on: { click: (ev) => showHistory(m, ev.currentTarget) },
+        }),
         h('button', { type: 'button', class: 'btn btn-small', i18n: 'common.edit', on: { click: () => editMember(m, msg, reload) } }),
         h('button', {
           type: 'button', class: 'btn btn-small btn-danger-outline', i18n: 'common.delete',
@@ -207,5 +213,49 @@ async function editMember(m, msg, reload) {
     } catch (err) {
       showError(errSlot, err);
     }
+  }
+}
+
+/** The sessions a member studied, how and when, in a dialog. */
+async function showHistory(m, opener) {
+  const body = h('div', { class: 'history-body' }, h('p', { class: 'loading', i18n: 'common.loading' }));
+  const close = h('button', { type: 'submit', class: 'btn', i18n: 'common.close' });
+  const dialog = h('dialog', { class: 'dialog dialog-wide', 'aria-labelledby': 'history-title' },
+    h('form', { method: 'dialog', class: 'stack' },
+      h('h2', { class: 'dialog-title', id: 'history-title', i18n: 'history.title', vars: { name: m.full_name } }),
+      h('p', { class: 'history-head' }, h('code', { text: m.code }), ' · ', h('span', { text: m.unit_name })),
+      body,
+      h('div', { class: 'actions' }, close)));
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    if (opener && opener.isConnected) opener.focus();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  close.focus();
+  try {
+    const hist = await api('GET', `/members/${encodeURIComponent(m.code)}/history`);
+    clear(body);
+    if (!hist.sessions.length) {
+      body.append(h('p', { class: 'empty', i18n: 'history.empty' }));
+      return;
+    }
+    body.append(
+      h('p', { class: 'strong', i18n: 'history.count', vars: { n: fmtNumber(hist.sessions.length) } }),
+      table([
+        { key: 'history.theme', cell: (x) => h('a', { href: `#buoi-hoc/${x.session_id}`, text: x.theme, on: { click: () => dialog.close() } }) },
+        { key: 'history.date', cell: (x) => h('span', { class: 'nowrap-sm', text: fmtTime(x.starts_at) }) },
+        {
+          key: 'history.method',
+          cell: (x) => [
+            h('span', has(`method.${x.method}`) ? { i18n: `method.${x.method}` } : { text: x.method_label }),
+            x.replayed ? h('span', { class: 'sub', i18n: 'history.replayed' }) : null,
+          ],
+        },
+        { key: 'history.point', cell: (x) => x.point || t('common.none') },
+        { key: 'history.at', cell: (x) => fmtTime(x.at) },
+      ], hist.sessions, { captionKey: 'history.action' }));
+  } catch (err) {
+    showError(body, err);
   }
 }

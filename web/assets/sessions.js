@@ -1,5 +1,5 @@
-// Buổi học: the list, creating and editing a session, its status, and its
-// connection points with their operator links.
+// Buổi học: the list, creating and editing a session, its status, its
+// connection points with their operator links, and its report (session-report.js).
 
 import { h, clear, field, val, fmtTime, fmtRange, toLocalInput, fromLocalInput, fmtNumber } from './dom.js';
 import { t } from './i18n.js';
@@ -8,6 +8,7 @@ import {
   checkForm, confirmDialog, notice, showError, showOk, busy, secretPanel, collapsible,
   unitSuggest, statusBadge, table, STATUS_ORDER,
 } from './ui.js';
+import { renderReport } from './session-report.js';
 
 const PAGE = 50;
 
@@ -223,7 +224,10 @@ async function renderDetail(view, id, ctx) {
   }
 
   const points = h('section', { class: 'section', 'aria-labelledby': 'points-h' });
-  view.append(points);
+  // The report and the absentees, in any state of the session.
+  const report = h('section', { class: 'section report', 'aria-labelledby': 'report-h' });
+  view.append(points, report);
+  renderReport(report, session);
   await renderPoints(points, session, ctx);
 }
 
