@@ -202,7 +202,7 @@ pub fn build(
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; \
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; media-src 'self' https:; \
                  frame-src https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
             ),
         ));

@@ -471,7 +471,15 @@ async fn session_report(
                 body.push_str(&format!("<tr class=\"level-{}\">", r.level.min(4)));
                 for (i, c) in cells.iter().enumerate().skip(1) {
                     let class = if i == 2 { " class=\"name\"" } else { "" };
-                    body.push_str(&format!("<td{class}>{}</td>", escape(c)));
+                    // Figures as Vietnamese writes them: 2.701 and 44,4.
+                    let shown = if i <= 2 {
+                        c.clone()
+                    } else if let Ok(n) = c.parse::<i64>() {
+                        report::vn_number(n)
+                    } else {
+                        c.replace('.', ",")
+                    };
+                    body.push_str(&format!("<td{class}>{}</td>", escape(&shown)));
                 }
                 body.push_str("</tr>");
             }

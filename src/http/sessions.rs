@@ -76,6 +76,9 @@ pub struct SessionView {
     /// Whether the caller may edit the session and move its status (its
     /// subtree lies inside the caller's).
     pub can_edit: bool,
+    /// Share of the recording a member must watch to count as studied by
+    /// make-up (0.5–1, default 0.8).
+    pub makeup_threshold: f64,
 }
 
 impl SessionView {
@@ -116,6 +119,7 @@ impl From<&SessionRecord> for SessionView {
             },
             point_count: s.point_count,
             can_edit: false,
+            makeup_threshold: s.makeup_threshold,
         }
     }
 }
@@ -220,6 +224,8 @@ pub struct CreateSession {
     pub checkin_closes_at: Option<ClientTime>,
     #[serde(default)]
     pub broadcast: Broadcast,
+    /// Share of the recording to watch for make-up, 0.5–1 (default 0.8).
+    pub makeup_threshold: Option<f64>,
 }
 
 /// Checked broadcast: channel, air time (ms), stream and recording addresses.
@@ -251,6 +257,17 @@ fn check_broadcast(b: &Broadcast) -> AppResult<BroadcastFields> {
         stream,
         recording,
     ))
+}
+
+fn check_threshold(t: Option<f64>) -> AppResult<Option<f64>> {
+    match t {
+        Some(v) if !(0.5..=1.0).contains(&v) || !v.is_finite() => Err(AppError::invalid(
+            "session.threshold_invalid",
+            "makeup_threshold",
+            "Tỷ lệ xem bản ghi để tính học bù phải từ 0,5 đến 1.",
+        )),
+        other => Ok(other),
+    }
 }
 
 fn check_schedule(starts: i64, ends: i64, opens: i64, closes: i64) -> AppResult<()> {
@@ -342,7 +359,11 @@ async fn create_session(
         stream_url,
         recording_url,
     };
+    let threshold = check_threshold(req.makeup_threshold)?;
     let id = state.db().create_session(&fields).await?;
+    if let Some(t) = threshold {
+        state.db().set_makeup_threshold(id, t).await?;
+    }
     let session = state
         .db()
         .session_by_id(id)
@@ -382,6 +403,8 @@ pub struct UpdateSession {
     pub checkin_closes_at: Option<ClientTime>,
     /// Replaces the whole broadcast block when present.
     pub broadcast: Option<Broadcast>,
+    /// Share of the recording to watch for make-up, 0.5–1.
+    pub makeup_threshold: Option<f64>,
 }
 
 /// Edits a session (e.g. adds the recording address after it ends).
@@ -455,7 +478,11 @@ async fn update_session(
         stream_url,
         recording_url,
     };
+    let threshold = check_threshold(req.makeup_threshold)?;
     state.db().update_session(s.id, &fields).await?;
+    if let Some(t) = threshold {
+        state.db().set_makeup_threshold(s.id, t).await?;
+    }
     let session = state
         .db()
         .session_by_id(s.id)

@@ -27,6 +27,8 @@ pub struct SessionRecord {
     pub stream_url: Option<String>,
     pub recording_url: Option<String>,
     pub point_count: i64,
+    /// Share of the recording to watch for make-up (0.5–1).
+    pub makeup_threshold: f64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -35,7 +37,7 @@ const SELECT_SESSION: &str = "SELECT s.id, s.theme, s.description, s.host_unit_i
      h.name AS host_unit_name, h.path AS host_unit_path, s.scope_unit_id, sc.code AS scope_unit_code, \
      sc.name AS scope_unit_name, sc.path AS scope_unit_path, s.starts_at, s.ends_at, s.checkin_opens_at, \
      s.checkin_closes_at, s.status, s.tv_channel, s.air_time, s.stream_url, s.recording_url, \
-     (SELECT count(*) FROM points p WHERE p.session_id = s.id) AS point_count, s.created_at, s.updated_at \
+     (SELECT count(*) FROM points p WHERE p.session_id = s.id) AS point_count, s.makeup_threshold, s.created_at, s.updated_at \
      FROM sessions s JOIN units h ON h.id = s.host_unit_id JOIN units sc ON sc.id = s.scope_unit_id";
 
 /// A session is visible to a caller when its expected subtree overlaps the
@@ -122,6 +124,17 @@ impl Db {
         .await
         .map(|_| ())
         })
+    }
+
+    pub async fn set_makeup_threshold(&self, id: i64, threshold: f64) -> Result<(), sqlx::Error> {
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE sessions SET makeup_threshold = $1 WHERE id = $2"
+        )
+        .bind(threshold)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|_| ()))
     }
 
     /// The share of the recording a member must watch for make-up.

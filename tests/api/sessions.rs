@@ -262,3 +262,25 @@ async fn unknown_sessions_are_not_found() {
         .await
         .error(404, "session.not_found");
 }
+
+#[tokio::test]
+async fn the_makeup_threshold_is_set_per_session() {
+    let (_app, org) = seeded().await;
+    let id = org.open_session(AGENCY, PROVINCE).await;
+    let session = org.get(&format!("/api/sessions/{id}")).await.expect(200);
+    assert_eq!(session["makeup_threshold"], 0.8);
+    let changed = org
+        .patch_session(id, json!({"makeup_threshold": 0.9}))
+        .await
+        .expect(200);
+    assert_eq!(changed["makeup_threshold"], 0.9);
+    for bad in [0.3, 1.5] {
+        org.patch_session(id, json!({"makeup_threshold": bad}))
+            .await
+            .error(400, "session.threshold_invalid");
+    }
+    assert_eq!(
+        org.get(&format!("/api/sessions/{id}")).await.expect(200)["makeup_threshold"],
+        0.9
+    );
+}
