@@ -21,8 +21,8 @@ mod sessions;
 mod units;
 
 // After the session: reports, make-up, webhooks, retention.
+mod crash;
 mod makeup;
 mod reports;
 mod retention;
 mod webhooks;
-mod crash;
