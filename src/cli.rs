@@ -380,6 +380,11 @@ async fn print_banner(
             demo.session_id,
             demo.operator_links.len()
         );
+        let id = demo.session_id;
+        println!("  Theo dõi trực tiếp / Live dashboard: {base}/truc-tiep/{id}");
+        println!("  Trang công khai / Public page:       {base}/s/{id}");
+        println!("  Lớp phủ truyền hình / TV overlay:    {base}/tv/{id}/overlay");
+        println!("  Điểm danh tại nhà / Home check-in:   {base}/tv/{id}");
         println!(
             "  Tài khoản demo / Demo accounts (mật khẩu mới mỗi lần chạy / new passwords each start):"
         );
