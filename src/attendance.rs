@@ -15,6 +15,7 @@ use crate::domain::{CheckinMethod, SessionStatus, time, tree};
 use crate::live::hub::LiveHub;
 use crate::store::Db;
 use crate::store::checkins::{CheckinInsert, Recorded};
+use crate::store::members::MemberRecord;
 use crate::store::points::PointRecord;
 use crate::store::sessions::SessionRecord;
 
@@ -133,6 +134,29 @@ pub fn window_refusal(
         ));
     }
     None
+}
+
+/// Tells the live figures (and other instances, webhooks) of a check-in
+/// that is now durable.
+pub fn publish_new(
+    hub: &LiveHub,
+    session_id: i64,
+    checkin_id: i64,
+    member: &MemberRecord,
+    method: CheckinMethod,
+    point_id: Option<i64>,
+) {
+    hub.publish(
+        session_id,
+        TallyEvent::CheckedIn {
+            checkin_id,
+            unit_id: member.unit_id,
+            category: crate::domain::Category::parse(&member.category)
+                .unwrap_or(crate::domain::Category::Guest),
+            method,
+            point_id,
+        },
+    );
 }
 
 /// Takes one check-in: checks the rules, records it durably, answers.
@@ -255,16 +279,13 @@ pub async fn check_in(
         })
         .await?;
     if let Recorded::New { id, .. } = recorded {
-        hub.publish(
+        publish_new(
+            hub,
             cmd.session.id,
-            TallyEvent::CheckedIn {
-                checkin_id: id,
-                unit_id: member.unit_id,
-                category: crate::domain::Category::parse(&member.category)
-                    .unwrap_or(crate::domain::Category::Guest),
-                method,
-                point_id: cmd.point.map(|p| p.id),
-            },
+            id,
+            &member,
+            method,
+            cmd.point.map(|p| p.id),
         );
     }
     Ok(serde_json::from_str(&text)

@@ -210,5 +210,11 @@ mod tests {
             "Toàn Đảng bộ có 61 điểm cầu kết nối, với tổng số 2.701 cán bộ, đảng viên, công chức, viên chức, người lao động tham gia."
         );
         assert_eq!(vn_number(1_900_000), "1.900.000");
+        assert_eq!(vn_number(2701), "2.701");
+        assert_eq!(vn_number(61), "61");
+        assert_eq!(
+            summary("Đảng bộ tỉnh", 61, 2701),
+            "Toàn Đảng bộ tỉnh có 61 điểm cầu kết nối, với tổng số 2.701 cán bộ, đảng viên, công chức, viên chức, người lao động tham gia."
+        );
     }
 }

@@ -143,11 +143,7 @@ async fn self_checkin(
             .per_point
             .allow(&format!("p:{}", point.id), now)
     {
-        return Err(AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "checkin.rate_limited",
-            "Quá nhiều lần điểm danh trong thời gian ngắn. Vui lòng chờ một phút rồi thử lại.",
-        ));
+        return Err(rate_limited());
     }
     let answer = attendance::check_in(
         state.db(),
@@ -168,6 +164,15 @@ async fn self_checkin(
         CheckinAnswer::Refused { code, message } => Err(refusal_error(&code, &message)),
         answer => Ok(Json(answer)),
     }
+}
+
+/// Too many check-in attempts for one member code, point or device.
+pub fn rate_limited() -> AppError {
+    AppError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "checkin.rate_limited",
+        "Quá nhiều lần điểm danh trong thời gian ngắn. Vui lòng chờ một phút rồi thử lại.",
+    )
 }
 
 /// A client-generated operation id: 1–64 printable ASCII characters.

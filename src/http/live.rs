@@ -20,6 +20,7 @@ use super::auth::Caller;
 use super::sessions::visible_session;
 use super::{ApiPath, ApiQuery, ts};
 use crate::app::AppState;
+use crate::domain::report;
 use crate::domain::tally::{Figures, Tally};
 use crate::domain::tree;
 use crate::error::{AppError, AppResult};
@@ -228,26 +229,31 @@ fn point_views(
     points
 }
 
-/// Thousands with dots, as Vietnamese writes them: 2.701.
-pub fn vn_number(n: i64) -> String {
-    let digits = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
-
-/// The one-line summary in the seeds' own phrasing.
-pub fn summary_line(scope_name: &str, points_connected: i64, participants: i64) -> String {
-    format!(
-        "Toàn {scope_name} có {} điểm cầu kết nối, với tổng số {} cán bộ, đảng viên, công chức, viên chức, người lao động tham gia.",
-        vn_number(points_connected),
-        vn_number(participants)
-    )
+/// The top of the caller's view and the unit asked for (`None`: the top),
+/// which must lie in that view; outside it reads as unknown.
+pub fn view_and_unit(
+    caller: &Caller,
+    session: &SessionRecord,
+    tally: &Tally,
+    unit: Option<&str>,
+) -> AppResult<(i64, i64)> {
+    let root = view_root(caller, session, tally).ok_or_else(AppError::forbidden)?;
+    let unit_id = match unit {
+        None => root,
+        Some(code) => tally
+            .units
+            .values()
+            .find(|u| u.code == code)
+            .map(|u| u.id)
+            .filter(|id| in_view(tally, *id, root))
+            .ok_or_else(|| {
+                AppError::not_found(
+                    "unit.not_found",
+                    format!("Không tìm thấy đơn vị \"{code}\" trong phạm vi của bạn."),
+                )
+            })?,
+    };
+    Ok((root, unit_id))
 }
 
 /// The unit a caller's view of a session starts from.
@@ -309,22 +315,7 @@ fn build_response(
     unit: Option<&str>,
 ) -> AppResult<TallyResponse> {
     let tally = live.tally.read().unwrap_or_else(|e| e.into_inner());
-    let root = view_root(caller, session, &tally).ok_or_else(AppError::forbidden)?;
-    let unit_id = match unit {
-        None => root,
-        Some(code) => tally
-            .units
-            .values()
-            .find(|u| u.code == code)
-            .map(|u| u.id)
-            .filter(|id| in_view(&tally, *id, root))
-            .ok_or_else(|| {
-                AppError::not_found(
-                    "unit.not_found",
-                    format!("Không tìm thấy đơn vị \"{code}\" trong phạm vi của bạn."),
-                )
-            })?,
-    };
+    let (root, unit_id) = view_and_unit(caller, session, &tally, unit)?;
     let (presence, statuses) = presence_counts(state, &tally);
     let headline = node_view(&tally, root, &presence).expect("root is in the tally");
     let node = node_view(&tally, unit_id, &presence).expect("unit is in the tally");
@@ -355,7 +346,7 @@ fn build_response(
     Ok(TallyResponse {
         session_id: session.id,
         version: tally.version,
-        summary: summary_line(&headline.name, connected, headline.participants),
+        summary: report::summary(&headline.name, connected, headline.participants),
         points: point_views(&tally, unit_id, &statuses),
         headline,
         node,
@@ -485,7 +476,7 @@ impl DashboardView {
         self.per_minute_len = per_minute.len();
         DashboardMessage::Snapshot {
             version,
-            summary: summary_line(
+            summary: report::summary(
                 &headline.name,
                 headline.points.online + headline.points.stale,
                 headline.participants,
@@ -522,7 +513,7 @@ impl DashboardView {
         Some(DashboardMessage::Update {
             version,
             base_version,
-            summary: summary_line(
+            summary: report::summary(
                 &headline.name,
                 headline.points.online + headline.points.stale,
                 headline.participants,
@@ -642,21 +633,5 @@ async fn run_dashboard(state: AppState, live: Arc<SessionLive>, root: i64, mut s
                 break;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_and_summary_in_vietnamese() {
-        assert_eq!(vn_number(2701), "2.701");
-        assert_eq!(vn_number(1_900_000), "1.900.000");
-        assert_eq!(vn_number(61), "61");
-        assert_eq!(
-            summary_line("Đảng bộ tỉnh", 61, 2701),
-            "Toàn Đảng bộ tỉnh có 61 điểm cầu kết nối, với tổng số 2.701 cán bộ, đảng viên, công chức, viên chức, người lao động tham gia."
-        );
     }
 }

@@ -10,8 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiJson, ApiPath, ts};
 use crate::app::AppState;
-use crate::domain::tally::TallyEvent;
-use crate::domain::{Category, CheckinMethod, SessionStatus, makeup, time, tree};
+use crate::domain::{CheckinMethod, SessionStatus, makeup, time, tree};
 use crate::error::{AppError, AppResult};
 use crate::store::checkins::{CheckinInsert, Recorded};
 use crate::store::members::MemberRecord;
@@ -257,15 +256,13 @@ async fn report_progress(
             .record_checkin(&insert, |_| "makeup".to_string())
             .await?;
         if let Recorded::New { id, .. } = recorded {
-            state.hub().publish(
+            crate::attendance::publish_new(
+                state.hub(),
                 session.id,
-                TallyEvent::CheckedIn {
-                    checkin_id: id,
-                    unit_id: member.unit_id,
-                    category: Category::parse(&member.category).unwrap_or(Category::Guest),
-                    method: CheckinMethod::Makeup,
-                    point_id: None,
-                },
+                id,
+                &member,
+                CheckinMethod::Makeup,
+                None,
             );
             tracing::info!(
                 session = session.id,

@@ -4,13 +4,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::checkin::{check_client_id, refusal_error};
+use super::checkin::{check_client_id, rate_limited, refusal_error};
 use super::{ApiJson, ApiPath, ApiQuery, parse_id, ts};
 use crate::app::AppState;
 use crate::attendance::{self, CheckinAnswer, CheckinCommand, window_refusal};
@@ -163,7 +163,11 @@ async fn public_figures(
         points_connected: connected,
         points_registered: registered,
         following_broadcast: headline.by_method[method] + headline.public_viewers,
-        summary: super::live::summary_line(&s.scope_unit_name, connected, headline.participants()),
+        summary: crate::domain::report::summary(
+            &s.scope_unit_name,
+            connected,
+            headline.participants(),
+        ),
     };
     // Overlays poll; a second of caching is plenty.
     Ok(([(header::CACHE_CONTROL, "public, max-age=1")], Json(body)))
@@ -271,11 +275,7 @@ async fn home_checkin(
     let s = session(&state, &id).await?;
     let now = time::now_ms();
     if !state.limits().per_member.allow(&format!("d:{device}"), now) {
-        return Err(AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "checkin.rate_limited",
-            "Quá nhiều lần điểm danh trong thời gian ngắn. Vui lòng chờ một phút rồi thử lại.",
-        ));
+        return Err(rate_limited());
     }
     match (
         req.member_code
@@ -289,11 +289,7 @@ async fn home_checkin(
     ) {
         (Some(code), _) => {
             if !state.limits().per_member.allow(&format!("m:{code}"), now) {
-                return Err(AppError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "checkin.rate_limited",
-                    "Quá nhiều lần điểm danh trong thời gian ngắn. Vui lòng chờ một phút rồi thử lại.",
-                ));
+                return Err(rate_limited());
             }
             let answer = attendance::check_in(
                 state.db(),

@@ -90,22 +90,8 @@ async fn tally_for(
             .tally_source(session.id, &session.scope_unit_path)
             .await?,
     );
-    let root = super::live::view_root(caller, session, &tally).ok_or_else(AppError::forbidden)?;
-    let unit_id = match unit.map(str::trim).filter(|u| !u.is_empty()) {
-        None => root,
-        Some(code) => tally
-            .units
-            .values()
-            .find(|u| u.code == code)
-            .map(|u| u.id)
-            .filter(|id| super::live::in_view(&tally, *id, root))
-            .ok_or_else(|| {
-                AppError::not_found(
-                    "unit.not_found",
-                    format!("Không tìm thấy đơn vị \"{code}\" trong phạm vi của bạn."),
-                )
-            })?,
-    };
+    let unit = unit.map(str::trim).filter(|u| !u.is_empty());
+    let (_, unit_id) = super::live::view_and_unit(caller, session, &tally, unit)?;
     Ok((tally, unit_id))
 }
 
