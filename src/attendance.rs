@@ -84,6 +84,8 @@ pub struct CheckinCommand<'a> {
     pub taken_at: Option<i64>,
     /// Sent from an offline queue.
     pub replayed: bool,
+    /// Short hash of the phone's device id (self check-in only), for proxy flags.
+    pub device: Option<String>,
 }
 
 fn hhmm(ms: i64) -> String {
@@ -223,6 +225,7 @@ pub async fn check_in(
         client_id: cmd.client_id.clone(),
         taken_at,
         replayed: cmd.replayed,
+        device: cmd.device.clone(),
     };
     let point_name = cmd.point.map(|p| p.name.clone());
     let method = cmd.method;

@@ -113,6 +113,9 @@ pub struct SelfCheckin {
     pub member_code: String,
     /// An id made on the phone; resending it returns the same answer.
     pub client_id: Option<String>,
+    /// A random id the page keeps on the phone (8–64 of `[A-Za-z0-9_-]`):
+    /// only its hash is stored, to flag one phone checking in many members.
+    pub device: Option<String>,
 }
 
 /// Checks a member in at the point whose QR code was scanned.
@@ -135,6 +138,7 @@ async fn self_checkin(
         ));
     }
     let client_id = check_client_id(req.client_id.as_deref())?;
+    let device = device_hash(req.device.as_deref())?;
     let (point, session) = point_of_token(&state, &req.token).await?;
     let now = time::now_ms();
     if !state.limits().per_member.allow(&format!("m:{code}"), now)
@@ -157,6 +161,7 @@ async fn self_checkin(
             client_id,
             taken_at: None,
             replayed: false,
+            device,
         },
     )
     .await?;
@@ -173,6 +178,27 @@ pub fn rate_limited() -> AppError {
         "checkin.rate_limited",
         "Quá nhiều lần điểm danh trong thời gian ngắn. Vui lòng chờ một phút rồi thử lại.",
     )
+}
+
+/// The stored form of a phone's device id: the first 16 hex digits of its
+/// SHA-256 (enough to tell phones apart at one point, not to track them).
+pub fn device_hash(raw: Option<&str>) -> AppResult<Option<String>> {
+    match raw {
+        None => Ok(None),
+        Some(id)
+            if (8..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            Ok(Some(crate::security::hash_token(id)[..16].to_string()))
+        }
+        Some(_) => Err(AppError::invalid(
+            "request.invalid_field",
+            "device",
+            "Mã thiết bị (device) phải gồm 8–64 ký tự chữ, số, '_' hoặc '-'.",
+        )),
+    }
 }
 
 /// A client-generated operation id: 1–64 printable ASCII characters.

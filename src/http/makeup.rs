@@ -250,6 +250,7 @@ async fn report_progress(
             client_id: Some(format!("makeup:{}", session.id)),
             taken_at: now,
             replayed: false,
+            device: None,
         };
         let (recorded, _) = state
             .db()

@@ -335,6 +335,7 @@ pub async fn operator_checkin(
             client_id: Some(item.id.clone()),
             taken_at: item.taken_at.map(|t| t.0.timestamp_millis()),
             replayed: item.replayed,
+            device: None,
         },
     )
     .await?)

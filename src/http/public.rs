@@ -303,6 +303,7 @@ async fn home_checkin(
                     client_id: Some(format!("tv:{device}")),
                     taken_at: None,
                     replayed: false,
+                    device: None,
                 },
             )
             .await?;

@@ -18,6 +18,8 @@ pub struct CheckinInsert {
     pub client_id: Option<String>,
     pub taken_at: i64,
     pub replayed: bool,
+    /// Short hash of the phone's device id (self check-in only), for proxy flags.
+    pub device: Option<String>,
 }
 
 /// The live check-in that was already there.
@@ -85,11 +87,11 @@ impl Db {
                 }
             }
             let id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO checkins (session_id, member_id, point_id, method, client_id, taken_at, received_at, replayed) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
+                "INSERT INTO checkins (session_id, member_id, point_id, method, client_id, taken_at, received_at, replayed, device) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id",
             )
             .bind(c.session_id).bind(c.member_id).bind(c.point_id).bind(c.method).bind(&c.client_id)
-            .bind(c.taken_at).bind(received_at).bind(c.replayed)
+            .bind(c.taken_at).bind(received_at).bind(c.replayed).bind(&c.device)
             .fetch_optional(&mut *tx)
             .await?;
             let recorded = match id {
