@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::attendance::CheckinWriter;
 use crate::config::ServerConfig;
 use crate::http;
 use crate::keys::Keys;
@@ -36,7 +37,8 @@ struct Inner {
     keys: Keys,
     limits: Limits,
     presence: Presence,
-    hub: LiveHub,
+    hub: Arc<LiveHub>,
+    checkins: CheckinWriter,
     webhooks: crate::webhooks::Webhooks,
     shutdown: tokio::sync::watch::Receiver<bool>,
     open_sockets: Arc<std::sync::atomic::AtomicUsize>,
@@ -82,6 +84,11 @@ impl AppState {
 
     pub fn hub(&self) -> &LiveHub {
         &self.0.hub
+    }
+
+    /// Where check-ins go to be recorded (in batches).
+    pub fn checkins(&self) -> &CheckinWriter {
+        &self.0.checkins
     }
 
     pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
@@ -176,6 +183,8 @@ pub fn build(
     let openapi = serde_json::to_string_pretty(&strip_api_prefix(openapi))
         .expect("OpenAPI document serializes");
     let metrics_on_main = config.metrics_on_main;
+    let hub = Arc::new(LiveHub::default());
+    let checkins = CheckinWriter::spawn(db.clone(), hub.clone());
     let state = AppState(Arc::new(Inner {
         db,
         config,
@@ -184,7 +193,8 @@ pub fn build(
         keys,
         limits: Limits::default(),
         presence: Presence::default(),
-        hub: LiveHub::default(),
+        hub,
+        checkins,
         webhooks: Default::default(),
         shutdown,
         open_sockets: Arc::default(),

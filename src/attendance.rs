@@ -13,11 +13,14 @@ use utoipa::ToSchema;
 use crate::domain::tally::TallyEvent;
 use crate::domain::{CheckinMethod, SessionStatus, time, tree};
 use crate::live::hub::LiveHub;
-use crate::store::Db;
-use crate::store::checkins::{CheckinInsert, Recorded};
+use crate::store::checkin_batch::{BatchItem, BatchOutcome};
+use crate::store::checkins::Recorded;
 use crate::store::members::MemberRecord;
 use crate::store::points::PointRecord;
 use crate::store::sessions::SessionRecord;
+
+mod writer;
+pub use writer::CheckinWriter;
 
 /// How far a device clock may be ahead before its time is not believed.
 const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
@@ -161,136 +164,145 @@ pub fn publish_new(
     );
 }
 
-/// Takes one check-in: checks the rules, records it durably, answers.
-pub async fn check_in(
-    db: &Db,
-    hub: &LiveHub,
-    cmd: CheckinCommand<'_>,
-) -> Result<CheckinAnswer, sqlx::Error> {
-    let now = time::now_ms();
-    // A repeated operation id gets its first answer, whatever changed since.
-    if let (Some(source), Some(client_id)) = (&cmd.source, &cmd.client_id)
-        && let Some(seen) = db.operation_answer(source, client_id).await?
-        && let Ok(answer) = serde_json::from_str::<CheckinAnswer>(&seen)
-    {
-        return Ok(answer);
+/// Refuses a member outside the session's units (the JSON of the refusal).
+fn membership_refusal(member: &MemberRecord, scope_path: &str) -> Result<(), String> {
+    if tree::is_in_subtree(&member.unit_path, scope_path) {
+        return Ok(());
     }
-    // Live check-ins use the server clock for the window; replayed ones the
-    // device time, unless it claims to be in the future.
-    let taken_at = match cmd.taken_at {
-        Some(t) if cmd.replayed && t <= now + CLOCK_SKEW_MS => t,
-        Some(t) if !cmd.replayed && (t - now).abs() <= CLOCK_SKEW_MS => t,
-        Some(_) if cmd.replayed => {
-            return Ok(CheckinAnswer::refused(
-                "checkin.bad_time",
-                "Thời gian điểm danh trên thiết bị không hợp lệ (ở tương lai). Hãy kiểm tra đồng hồ của máy.",
-            ));
-        }
-        _ => now,
-    };
-    let window_time = if cmd.replayed { taken_at } else { now };
-    if let Some(refusal) = window_refusal(cmd.session, window_time, cmd.replayed, now) {
-        return Ok(refusal);
-    }
-    let code = cmd.member_code.trim();
-    let member = match db.member_by_code(code).await? {
-        Some(m) => m,
-        None => {
-            return Ok(CheckinAnswer::refused(
-                "member.unknown",
-                format!("Không tìm thấy mã thành viên \"{code}\". Hãy kiểm tra lại mã trên thẻ."),
-            ));
-        }
-    };
-    if !tree::is_in_subtree(&member.unit_path, &cmd.session.scope_unit_path) {
-        return Ok(CheckinAnswer::refused(
-            "member.outside_session",
-            format!(
-                "Thành viên {} ({}) không thuộc các đơn vị tham gia buổi học này.",
-                member.full_name, member.unit_name
-            ),
-        ));
-    }
+    let refusal = CheckinAnswer::refused(
+        "member.outside_session",
+        format!(
+            "Thành viên {} ({}) không thuộc các đơn vị tham gia buổi học này.",
+            member.full_name, member.unit_name
+        ),
+    );
+    Err(serde_json::to_string(&refusal).expect("answers serialize"))
+}
+
+/// The answer to a recorded check-in, as stored against its operation id.
+fn answer_text(
+    item: &BatchItem,
+    method: CheckinMethod,
+    member: &MemberRecord,
+    recorded: &Recorded,
+) -> String {
     let brief = MemberBrief {
         code: member.code.clone(),
         full_name: member.full_name.clone(),
         unit_name: member.unit_name.clone(),
     };
-    let insert = CheckinInsert {
-        session_id: cmd.session.id,
-        member_id: member.id,
-        point_id: cmd.point.map(|p| p.id),
-        method: cmd.method.code(),
-        source: cmd.source.clone(),
-        client_id: cmd.client_id.clone(),
-        taken_at,
-        replayed: cmd.replayed,
-        device: cmd.device.clone(),
-    };
-    let point_name = cmd.point.map(|p| p.name.clone());
-    let method = cmd.method;
-    let (recorded, text) = db
-        .record_checkin(&insert, |recorded| {
-            let answer = match recorded {
-                Recorded::New { .. } => CheckinAnswer::CheckedIn {
-                    message: match &point_name {
-                        Some(p) => format!(
-                            "Đã điểm danh: {} lúc {} tại {}.",
-                            brief.full_name,
-                            hhmm(taken_at),
-                            p
-                        ),
-                        None => format!(
-                            "Đã điểm danh: {} lúc {} ({}).",
-                            brief.full_name,
-                            hhmm(taken_at),
-                            method.label()
-                        ),
-                    },
-                    member: brief.clone(),
-                    at: time::to_local(taken_at),
-                    point: point_name.clone(),
-                    method,
-                },
-                Recorded::Already(prior) => {
-                    let prior_method =
-                        CheckinMethod::parse(&prior.method).unwrap_or(CheckinMethod::Roster);
-                    CheckinAnswer::AlreadyCheckedIn {
-                        message: match &prior.point_name {
-                            Some(p) => format!(
-                                "{} đã điểm danh trước đó lúc {} tại {}.",
-                                brief.full_name,
-                                hhmm(prior.taken_at),
-                                p
-                            ),
-                            None => format!(
-                                "{} đã điểm danh trước đó lúc {} ({}).",
-                                brief.full_name,
-                                hhmm(prior.taken_at),
-                                prior_method.label()
-                            ),
-                        },
-                        member: brief.clone(),
-                        at: time::to_local(prior.taken_at),
-                        point: prior.point_name.clone(),
-                        method: prior_method,
-                    }
-                }
-                Recorded::Repeat(_) => unreachable!("answered before"),
-            };
-            serde_json::to_string(&answer).expect("answers serialize")
-        })
-        .await?;
-    if let Recorded::New { id, .. } = recorded {
-        publish_new(
-            hub,
-            cmd.session.id,
-            id,
-            &member,
+    let answer = match recorded {
+        Recorded::New { .. } => CheckinAnswer::CheckedIn {
+            message: match &item.point_name {
+                Some(p) => format!(
+                    "Đã điểm danh: {} lúc {} tại {}.",
+                    brief.full_name,
+                    hhmm(item.taken_at),
+                    p
+                ),
+                None => format!(
+                    "Đã điểm danh: {} lúc {} ({}).",
+                    brief.full_name,
+                    hhmm(item.taken_at),
+                    method.label()
+                ),
+            },
+            member: brief,
+            at: time::to_local(item.taken_at),
+            point: item.point_name.clone(),
             method,
-            cmd.point.map(|p| p.id),
-        );
+        },
+        Recorded::Already(prior) => {
+            let prior_method = CheckinMethod::parse(&prior.method).unwrap_or(CheckinMethod::Roster);
+            CheckinAnswer::AlreadyCheckedIn {
+                message: match &prior.point_name {
+                    Some(p) => format!(
+                        "{} đã điểm danh trước đó lúc {} tại {}.",
+                        brief.full_name,
+                        hhmm(prior.taken_at),
+                        p
+                    ),
+                    None => format!(
+                        "{} đã điểm danh trước đó lúc {} ({}).",
+                        brief.full_name,
+                        hhmm(prior.taken_at),
+                        prior_method.label()
+                    ),
+                },
+                member: brief,
+                at: time::to_local(prior.taken_at),
+                point: prior.point_name.clone(),
+                method: prior_method,
+            }
+        }
+        Recorded::Repeat(text) => return text.clone(),
+    };
+    serde_json::to_string(&answer).expect("answers serialize")
+}
+
+fn parse_answer(text: &str) -> CheckinAnswer {
+    serde_json::from_str(text)
+        .unwrap_or_else(|_| CheckinAnswer::refused("internal", "Lỗi hệ thống."))
+}
+
+/// Takes one check-in: checks the rules, has the writer record it durably
+/// (together with others waiting), answers.
+pub async fn check_in(
+    writer: &CheckinWriter,
+    cmd: CheckinCommand<'_>,
+) -> Result<CheckinAnswer, sqlx::Error> {
+    let now = time::now_ms();
+    // Live check-ins use the server clock for the window; replayed ones the
+    // device time, unless it claims to be in the future.
+    let taken_at = match cmd.taken_at {
+        Some(t) if cmd.replayed && t <= now + CLOCK_SKEW_MS => Ok(t),
+        Some(t) if !cmd.replayed && (t - now).abs() <= CLOCK_SKEW_MS => Ok(t),
+        Some(_) if cmd.replayed => Err(CheckinAnswer::refused(
+            "checkin.bad_time",
+            "Thời gian điểm danh trên thiết bị không hợp lệ (ở tương lai). Hãy kiểm tra đồng hồ của máy.",
+        )),
+        _ => Ok(now),
+    };
+    let window_time = if cmd.replayed {
+        *taken_at.as_ref().unwrap_or(&now)
+    } else {
+        now
+    };
+    let refusal = match &taken_at {
+        Err(refusal) => Some(refusal.clone()),
+        Ok(_) => window_refusal(cmd.session, window_time, cmd.replayed, now),
+    };
+    if let Some(refusal) = refusal {
+        // A repeated operation id gets its first answer, whatever changed since.
+        if let (Some(source), Some(client_id)) = (&cmd.source, &cmd.client_id)
+            && let Some(seen) = writer.db().operation_answer(source, client_id).await?
+        {
+            return Ok(parse_answer(&seen));
+        }
+        return Ok(refusal);
     }
-    Ok(serde_json::from_str(&text)
-        .unwrap_or_else(|_| CheckinAnswer::refused("internal", "Lỗi hệ thống.")))
+    let code = cmd.member_code.trim();
+    let item = BatchItem {
+        session_id: cmd.session.id,
+        member_code: code.to_string(),
+        point_id: cmd.point.map(|p| p.id),
+        point_name: cmd.point.map(|p| p.name.clone()),
+        method: cmd.method.code(),
+        source: cmd.source,
+        client_id: cmd.client_id,
+        taken_at: taken_at.unwrap_or(now),
+        replayed: cmd.replayed,
+        device: cmd.device,
+    };
+    let outcome = writer
+        .submit(item, cmd.session.scope_unit_path.clone(), cmd.method)
+        .await?;
+    Ok(match outcome {
+        BatchOutcome::Repeat(text) | BatchOutcome::Refused(text) => parse_answer(&text),
+        BatchOutcome::Recorded { answer, .. } => parse_answer(&answer),
+        BatchOutcome::UnknownMember => CheckinAnswer::refused(
+            "member.unknown",
+            format!("Không tìm thấy mã thành viên \"{code}\". Hãy kiểm tra lại mã trên thẻ."),
+        ),
+    })
 }

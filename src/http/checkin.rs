@@ -150,8 +150,7 @@ async fn self_checkin(
         return Err(rate_limited());
     }
     let answer = attendance::check_in(
-        state.db(),
-        state.hub(),
+        state.checkins(),
         CheckinCommand {
             session: &session,
             point: Some(&point),

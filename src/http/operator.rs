@@ -324,8 +324,7 @@ pub async fn operator_checkin(
         }
     };
     Ok(attendance::check_in(
-        state.db(),
-        state.hub(),
+        state.checkins(),
         CheckinCommand {
             session,
             point: Some(point),

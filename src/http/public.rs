@@ -292,8 +292,7 @@ async fn home_checkin(
                 return Err(rate_limited());
             }
             let answer = attendance::check_in(
-                state.db(),
-                state.hub(),
+                state.checkins(),
                 CheckinCommand {
                     session: &s,
                     point: None,

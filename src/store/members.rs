@@ -21,7 +21,7 @@ pub struct MemberRecord {
     pub updated_at: i64,
 }
 
-const SELECT_MEMBER: &str = "SELECT m.id, m.code, m.full_name, m.category, m.unit_id, u.code AS unit_code, \
+pub(super) const SELECT_MEMBER: &str = "SELECT m.id, m.code, m.full_name, m.category, m.unit_id, u.code AS unit_code, \
      u.name AS unit_name, u.path AS unit_path, m.created_at, m.updated_at \
      FROM members m JOIN units u ON u.id = m.unit_id";
 

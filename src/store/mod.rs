@@ -8,7 +8,9 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod checkin_batch;
 pub mod checkins;
+pub mod flags;
 pub mod members;
 pub mod points;
 pub mod reports;

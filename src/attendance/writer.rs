@@ -1,0 +1,159 @@
+//! The check-in writer: one task that records waiting check-ins together.
+//!
+//! Request handlers hand their check-in to the writer and wait for its
+//! answer. While a transaction commits, the next check-ins queue up; the
+//! writer then takes all of them (up to [`MAX_BATCH`]) into the next
+//! transaction. Under light load a batch is one check-in and nothing waits;
+//! under a national burst thousands share one commit. Answers still leave
+//! only after the commit, and the live figures are told in commit order.
+
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::domain::CheckinMethod;
+use crate::live::hub::LiveHub;
+use crate::store::Db;
+use crate::store::checkin_batch::{BatchError, BatchItem, BatchOutcome, MAX_BATCH};
+use crate::store::checkins::Recorded;
+use crate::store::members::MemberRecord;
+
+/// Check-ins waiting for the writer; handlers wait (backpressure) beyond it.
+const QUEUE: usize = 20_000;
+
+/// One check-in handed to the writer.
+pub(super) struct Job {
+    pub item: BatchItem,
+    /// The session's scope: the member must belong to it.
+    pub scope_path: String,
+    pub method: CheckinMethod,
+    pub reply: oneshot::Sender<Result<BatchOutcome, sqlx::Error>>,
+}
+
+/// Handle to the writer; cheap to clone.
+#[derive(Clone)]
+pub struct CheckinWriter {
+    queue: mpsc::Sender<Job>,
+    db: Db,
+}
+
+impl CheckinWriter {
+    /// Starts the writer. SQLite has one writer at a time anyway; PostgreSQL
+    /// takes a few transactions at once.
+    pub fn spawn(db: Db, hub: Arc<LiveHub>) -> CheckinWriter {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let parallel = match db {
+            Db::Sqlite(_) => 1,
+            Db::Postgres(_) => 4,
+        };
+        tokio::spawn(dispatch(db.clone(), hub, rx, parallel));
+        CheckinWriter { queue, db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Records one check-in with those waiting alongside it.
+    pub(super) async fn submit(
+        &self,
+        item: BatchItem,
+        scope_path: String,
+        method: CheckinMethod,
+    ) -> Result<BatchOutcome, sqlx::Error> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            item,
+            scope_path,
+            method,
+            reply,
+        };
+        if self.queue.send(job).await.is_err() {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        answer.await.unwrap_or(Err(sqlx::Error::PoolClosed))
+    }
+}
+
+async fn dispatch(db: Db, hub: Arc<LiveHub>, mut rx: mpsc::Receiver<Job>, parallel: usize) {
+    let slots = Arc::new(Semaphore::new(parallel));
+    loop {
+        // Wait for a free slot first, so that check-ins pile up meanwhile
+        // and the next batch takes them all.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(first) = rx.recv().await else {
+            return;
+        };
+        let mut jobs = Vec::with_capacity(64);
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let (db, hub) = (db.clone(), hub.clone());
+        tokio::spawn(async move {
+            run_batch(&db, &hub, jobs).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn run_batch(db: &Db, hub: &LiveHub, jobs: Vec<Job>) {
+    metrics::histogram!("diemcau_checkin_batch_size").record(jobs.len() as f64);
+    let items: Vec<BatchItem> = jobs.iter().map(|j| j.item.clone()).collect();
+    let result = db
+        .record_checkin_batch(
+            &items,
+            |i, member| super::membership_refusal(member, &jobs[i].scope_path),
+            |i, member, recorded| {
+                super::answer_text(&jobs[i].item, jobs[i].method, member, recorded)
+            },
+        )
+        .await;
+    match result {
+        Ok(outcomes) => {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                if let BatchOutcome::Recorded {
+                    member,
+                    recorded: Recorded::New { id, .. },
+                    ..
+                } = &outcome
+                {
+                    publish(hub, &job, member, *id);
+                }
+                let _ = job.reply.send(Ok(outcome));
+            }
+        }
+        Err(err) if jobs.len() > 1 => {
+            // One bad item must not fail the others: take them one by one.
+            tracing::warn!(error = %err, size = jobs.len(), "check-in batch failed; retrying one by one");
+            for job in jobs {
+                Box::pin(run_batch(db, hub, vec![job])).await;
+            }
+        }
+        Err(err) => {
+            let err = match err {
+                BatchError::Sql(e) => e,
+                BatchError::OperationRace => sqlx::Error::Protocol("operation id race".into()),
+            };
+            if let Some(job) = jobs.into_iter().next() {
+                let _ = job.reply.send(Err(err));
+            }
+        }
+    }
+}
+
+fn publish(hub: &LiveHub, job: &Job, member: &MemberRecord, checkin_id: i64) {
+    super::publish_new(
+        hub,
+        job.item.session_id,
+        checkin_id,
+        member,
+        job.method,
+        job.item.point_id,
+    );
+}
