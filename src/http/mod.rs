@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cards;
 pub mod checkin;
 pub mod docs;
+pub mod flags;
 pub mod live;
 pub mod makeup;
 pub mod members;
@@ -50,6 +51,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(checkin::router())
         .merge(cards::router())
         .merge(live::router())
+        .merge(flags::router())
         .merge(public::router())
         .merge(public::calendar_router())
         .merge(reports::router())

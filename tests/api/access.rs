@@ -97,6 +97,8 @@ const MATRIX: &[Row] = &[
     ("GET", "/api/sessions/{id}", SCOPED),
     ("PATCH", "/api/sessions/{id}", SCOPED),
     ("GET", "/api/sessions/{id}/absentees", SCOPED),
+    ("GET", "/api/sessions/{id}/flags", SCOPED),
+    ("POST", "/api/sessions/{id}/flags/review", SCOPED),
     ("GET", "/api/sessions/{id}/points", SCOPED),
     ("POST", "/api/sessions/{id}/points", SCOPED),
     ("GET", "/api/sessions/{id}/report", SCOPED),
@@ -271,6 +273,10 @@ async fn build(org: &Api, side: &Side, method: &str, path: &str, n: &mut u32) ->
             Body::Json(point_body(side.cell, &format!("Điểm thử {i}")))
         }
         ("POST", "/api/sessions/{id}/status") => Body::Json(json!({"status": "open"})),
+        // An empty note: 400 once the session is found visible, 404 before.
+        ("POST", "/api/sessions/{id}/flags/review") => {
+            Body::Json(json!({"key": "far:0", "note": ""}))
+        }
         ("POST", "/api/units") => Body::Json(json!({
             "code": format!("ACL-U{i}"), "name": "Chi bộ thử", "kind": "cell",
             "parent_code": side.commune,

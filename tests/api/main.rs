@@ -11,6 +11,7 @@ mod cli;
 mod cluster;
 mod console;
 mod errors;
+mod flags;
 mod imports;
 mod live;
 mod members;
