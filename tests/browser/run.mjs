@@ -1916,6 +1916,86 @@ test('signing in returns to the page that sent you there, and only to this site'
   await ctx.close();
 });
 
+test('one phone checking in four members, and a member far from their commune, show under "Cần xem xét"; an organizer marks one reviewed', async () => {
+  const { api } = await liveSession(); // the members are imported there
+  const now = Date.now();
+  const iso = (ms) => new Date(ms).toISOString();
+  const s = await api('POST', '/sessions', {
+    theme: 'Buổi học kiểm tra điểm danh hộ',
+    host_unit_code: 'T01',
+    starts_at: iso(now + 10 * 60_000),
+    ends_at: iso(now + 3 * 3600_000),
+    checkin_opens_at: iso(now - 30 * 60_000),
+    checkin_closes_at: iso(now + 3 * 3600_000),
+  });
+  assert.equal(s.status, 201, JSON.stringify(s.body));
+  assert.equal((await api('POST', `/sessions/${s.body.id}/status`, { status: 'open' })).status, 200);
+  const point = async (unit_code, name) => {
+    const r = await api('POST', `/sessions/${s.body.id}/points`, { unit_code, name });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    return r.body.operator_link;
+  };
+  const commune = await point('00101', 'Hội trường xã Hòa Bình (xem xét)');
+  const ward = await point('00102', 'Hội trường phường Đức Xuân (xem xét)');
+
+  // One phone, the check-in page, four members one after another.
+  const qr = await operatorGet(commune, '/operator/qr');
+  const ctx = await newContext('phone');
+  const phone = await newPage(ctx, 'flags-phone');
+  const sent = [];
+  phone.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/api/checkin')) sent.push(r.postDataJSON()); });
+  await phone.goto(qr.link);
+  for (const code of ['10000001', '10000002', '10000003', '10000004']) {
+    if (await phone.getByRole('button', { name: 'Điểm danh cho mã khác' }).isVisible()) {
+      await phone.getByRole('button', { name: 'Điểm danh cho mã khác' }).tap();
+    }
+    await phone.getByLabel('Mã thành viên').fill(code);
+    await phone.getByRole('button', { name: 'Điểm danh', exact: true }).tap();
+    await phone.getByText('✓ Đã điểm danh').waitFor();
+  }
+  assert.equal(sent.length, 4);
+  assert.match(sent[0].device, /^[A-Za-z0-9_-]{8,64}$/, 'the page sends a device id');
+  assert.ok(sent.every((b) => b.device === sent[0].device), 'the same device id every time');
+  assert.equal(await phone.evaluate(() => localStorage.getItem('diemcau.device_id')), sent[0].device);
+  await ctx.close();
+  // A member of Xã Hòa Bình ticked at the ward's point.
+  await operatorCheckin(ward, '10000005');
+
+  const page = await organizerPage('desktop', 'dashboard-flags');
+  await page.goto(`${base}/truc-tiep/${s.body.id}`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  const section = page.locator('#flags');
+  await section.getByRole('heading', { name: /Cần xem xét/ }).waitFor();
+  assert.equal((await page.locator('#flags-count').textContent()).trim(), '2');
+  assert.equal(await section.locator('[data-count="shared_device"]').textContent(), 'Một máy cho nhiều người (≥ 4): 1');
+  assert.equal(await section.locator('[data-count="other_commune"]').textContent(), 'Điểm danh ở xã khác: 1');
+  const shared = section.locator('li.flag[data-kind="shared_device"]');
+  assert.match(await shared.locator('.flag-title').textContent(), /Một máy điểm danh cho 4 người tại Hội trường xã Hòa Bình \(xem xét\)/);
+  assert.equal(await shared.locator('.flag-member').count(), 4);
+  await shared.getByText('Phạm Thị Dung').waitFor();
+  const far = section.locator('li.flag[data-kind="other_commune"]');
+  assert.match(await far.locator('.flag-title').textContent(), /Hoàng Văn Em \(Xã Hòa Bình\) điểm danh tại Hội trường phường Đức Xuân \(xem xét\) thuộc xã khác \(Phường Đức Xuân\)/);
+
+  await shared.getByLabel('Ghi chú khi xem xét').fill('Con cháu điểm danh giúp ông bà, đã gọi xác nhận');
+  await shared.getByRole('button', { name: 'Đánh dấu đã xem xét' }).click();
+  await shared.locator('.flag-done', { hasText: 'Con cháu điểm danh giúp ông bà, đã gọi xác nhận' }).waitFor();
+  assert.equal(await shared.getByRole('button', { name: 'Đánh dấu đã xem xét' }).count(), 0);
+  assert.equal(await far.getByRole('button', { name: 'Đánh dấu đã xem xét' }).count(), 1);
+  await shot(page, '27-dashboard-flags');
+
+  await page.getByRole('button', { name: 'EN', exact: true }).click();
+  await section.getByRole('heading', { name: /To review/ }).waitFor();
+  assert.match(await far.locator('.flag-title').textContent(), /in another commune/);
+  await page.getByRole('button', { name: 'VI', exact: true }).click();
+  await checkTranslations(page, 'dashboard-flags');
+
+  // Not on the TV overlay.
+  await page.goto(`${base}/tv/${s.body.id}/overlay`);
+  await page.waitForLoadState('networkidle');
+  assert.equal(await page.getByText('Cần xem xét').count(), 0);
+  await page.context().close();
+});
+
 test('no console errors, page errors or CSP violations on any page', () => {
   assert.deepEqual(faults, []);
 });

@@ -1,7 +1,10 @@
 // Member self check-in: the page opened from a point's QR code (/c/<token>).
 // One tap: the member code is remembered on the phone. A retry after a
 // network failure reuses the same operation id, so it is never counted twice.
+// The phone also keeps a random device id (shared with /tv/ home check-in):
+// the server stores only its hash, to flag one phone checking in many people.
 const CODE_KEY = "diemcau.member_code";
+const DEVICE_KEY = "diemcau.device_id";
 const token = decodeURIComponent(location.pathname.split("/c/")[1] || "");
 const $ = (id) => document.getElementById(id);
 let clientId = null;
@@ -10,6 +13,20 @@ function newClientId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/** The phone's device id, made once and kept (none in private mode). */
+function deviceId() {
+  try {
+    let d = localStorage.getItem(DEVICE_KEY);
+    if (!d || !/^[A-Za-z0-9_-]{8,64}$/.test(d)) {
+      d = newClientId();
+      localStorage.setItem(DEVICE_KEY, d);
+    }
+    return d;
+  } catch {
+    return undefined;
+  }
 }
 
 function show(kind, title, text, { retry = false, change = false } = {}) {
@@ -53,7 +70,7 @@ async function checkIn(event) {
     const res = await fetch("/api/checkin", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ token, member_code: code, client_id: clientId }),
+      body: JSON.stringify({ token, member_code: code, client_id: clientId, device: deviceId() }),
     });
     const body = await res.json();
     if (res.ok) {

@@ -8,6 +8,7 @@ import { initI18n, t, lang } from './i18n.js';
 import { api, errorText, setUnauthorizedHandler, toLogin } from './api.js';
 import { h, clear, fmtRange, fmtClock, fmtTime } from './dom.js';
 import { notice, statusBadge } from './ui.js';
+import { startFlags } from './dashboard-flags.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const CHART_MINUTES = 60;
@@ -817,6 +818,7 @@ async function start() {
   });
   render();
   connect();
+  startFlags(sessionId);
   await loadBoard();
   setInterval(loadBoard, BOARD_REFRESH_MS);
   setInterval(renderChart, 20_000); // the minutes move on without check-ins
