@@ -25,6 +25,7 @@ use crate::limits::Limits;
 use crate::live::Presence;
 use crate::live::hub::LiveHub;
 use crate::store::Db;
+use crate::store::hot::HotCache;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -39,6 +40,7 @@ struct Inner {
     presence: Presence,
     hub: Arc<LiveHub>,
     checkins: CheckinWriter,
+    hot: HotCache,
     webhooks: crate::webhooks::Webhooks,
     shutdown: tokio::sync::watch::Receiver<bool>,
     open_sockets: Arc<std::sync::atomic::AtomicUsize>,
@@ -84,6 +86,11 @@ impl AppState {
 
     pub fn hub(&self) -> &LiveHub {
         &self.0.hub
+    }
+
+    /// Short-lived copies of sessions and points for the check-in path.
+    pub fn hot(&self) -> &HotCache {
+        &self.0.hot
     }
 
     /// Where check-ins go to be recorded (in batches).
@@ -195,6 +202,7 @@ pub fn build(
         presence: Presence::default(),
         hub,
         checkins,
+        hot: HotCache::default(),
         webhooks: Default::default(),
         shutdown,
         open_sockets: Arc::default(),

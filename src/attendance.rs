@@ -251,6 +251,16 @@ pub async fn check_in(
     writer: &CheckinWriter,
     cmd: CheckinCommand<'_>,
 ) -> Result<CheckinAnswer, sqlx::Error> {
+    Ok(check_in_counted(writer, cmd, false).await?.0)
+}
+
+/// [`check_in`], also giving the point's live check-ins when asked and
+/// known (counted in the same transaction).
+pub async fn check_in_counted(
+    writer: &CheckinWriter,
+    cmd: CheckinCommand<'_>,
+    want_point_count: bool,
+) -> Result<(CheckinAnswer, Option<i64>), sqlx::Error> {
     let now = time::now_ms();
     // Live check-ins use the server clock for the window; replayed ones the
     // device time, unless it claims to be in the future.
@@ -277,9 +287,9 @@ pub async fn check_in(
         if let (Some(source), Some(client_id)) = (&cmd.source, &cmd.client_id)
             && let Some(seen) = writer.db().operation_answer(source, client_id).await?
         {
-            return Ok(parse_answer(&seen));
+            return Ok((parse_answer(&seen), None));
         }
-        return Ok(refusal);
+        return Ok((refusal, None));
     }
     let code = cmd.member_code.trim();
     let item = BatchItem {
@@ -293,16 +303,18 @@ pub async fn check_in(
         taken_at: taken_at.unwrap_or(now),
         replayed: cmd.replayed,
         device: cmd.device,
+        want_point_count,
     };
-    let outcome = writer
+    let recorded = writer
         .submit(item, cmd.session.scope_unit_path.clone(), cmd.method)
         .await?;
-    Ok(match outcome {
+    let answer = match recorded.outcome {
         BatchOutcome::Repeat(text) | BatchOutcome::Refused(text) => parse_answer(&text),
         BatchOutcome::Recorded { answer, .. } => parse_answer(&answer),
         BatchOutcome::UnknownMember => CheckinAnswer::refused(
             "member.unknown",
             format!("Không tìm thấy mã thành viên \"{code}\". Hãy kiểm tra lại mã trên thẻ."),
         ),
-    })
+    };
+    Ok((answer, recorded.point_count))
 }

@@ -15,11 +15,18 @@ use crate::domain::CheckinMethod;
 use crate::live::hub::LiveHub;
 use crate::store::Db;
 use crate::store::checkin_batch::{BatchError, BatchItem, BatchOutcome, MAX_BATCH};
-use crate::store::checkins::Recorded;
+use crate::store::checkins;
 use crate::store::members::MemberRecord;
 
 /// Check-ins waiting for the writer; handlers wait (backpressure) beyond it.
 const QUEUE: usize = 20_000;
+
+/// What the writer made of one check-in.
+pub(super) struct Recorded {
+    pub outcome: BatchOutcome,
+    /// Live check-ins at the point, when the item asked for it.
+    pub point_count: Option<i64>,
+}
 
 /// One check-in handed to the writer.
 pub(super) struct Job {
@@ -27,7 +34,7 @@ pub(super) struct Job {
     /// The session's scope: the member must belong to it.
     pub scope_path: String,
     pub method: CheckinMethod,
-    pub reply: oneshot::Sender<Result<BatchOutcome, sqlx::Error>>,
+    pub reply: oneshot::Sender<Result<Recorded, sqlx::Error>>,
 }
 
 /// Handle to the writer; cheap to clone.
@@ -60,7 +67,7 @@ impl CheckinWriter {
         item: BatchItem,
         scope_path: String,
         method: CheckinMethod,
-    ) -> Result<BatchOutcome, sqlx::Error> {
+    ) -> Result<Recorded, sqlx::Error> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             item,
@@ -115,17 +122,25 @@ async fn run_batch(db: &Db, hub: &LiveHub, jobs: Vec<Job>) {
         )
         .await;
     match result {
-        Ok(outcomes) => {
+        Ok((outcomes, point_counts)) => {
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 if let BatchOutcome::Recorded {
                     member,
-                    recorded: Recorded::New { id, .. },
+                    recorded: checkins::Recorded::New { id, .. },
                     ..
                 } = &outcome
                 {
                     publish(hub, &job, member, *id);
                 }
-                let _ = job.reply.send(Ok(outcome));
+                let point_count = job
+                    .item
+                    .point_id
+                    .filter(|_| job.item.want_point_count)
+                    .map(|p| point_counts.get(&p).copied().unwrap_or(0));
+                let _ = job.reply.send(Ok(Recorded {
+                    outcome,
+                    point_count,
+                }));
             }
         }
         Err(err) if jobs.len() > 1 => {

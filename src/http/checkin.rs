@@ -1,6 +1,8 @@
 //! Self check-in by members: the phone opens the link in the point's QR code
 //! (`/c/<token>`), the page posts the member code, the server answers.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -56,16 +58,20 @@ fn token_error(err: TokenError) -> AppError {
 }
 
 /// Resolves a point QR token to its point and session.
-async fn point_of_token(state: &AppState, token: &str) -> AppResult<(PointRecord, SessionRecord)> {
+async fn point_of_token(
+    state: &AppState,
+    token: &str,
+) -> AppResult<(Arc<PointRecord>, Arc<SessionRecord>)> {
     let point_id =
         tokens::verify_qr(&state.keys().qr, token, time::now_ms()).map_err(token_error)?;
-    let point =
-        state.db().point_by_id(point_id).await?.ok_or_else(|| {
-            AppError::not_found("point.not_found", "Điểm cầu này không còn tồn tại.")
-        })?;
+    let point = state
+        .hot()
+        .point(state.db(), point_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("point.not_found", "Điểm cầu này không còn tồn tại."))?;
     let session = state
-        .db()
-        .session_by_id(point.session_id)
+        .hot()
+        .session(state.db(), point.session_id)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("session vanished")))?;
     Ok((point, session))
@@ -96,9 +102,9 @@ async fn checkin_info(
         .and_then(|p| p.parse::<i64>().ok())
         .unwrap_or(0);
     Ok(Json(CheckinInfo {
-        point: point.name,
-        unit: point.unit_name,
-        theme: session.theme,
+        point: point.name.clone(),
+        unit: point.unit_name.clone(),
+        theme: session.theme.clone(),
         status: SessionStatus::parse(&session.status).unwrap_or(SessionStatus::Scheduled),
         starts_at: ts(session.starts_at),
         valid_until: ts((period + 2) * tokens::QR_PERIOD_MS),

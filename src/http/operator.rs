@@ -82,10 +82,13 @@ pub fn link_invalid() -> AppError {
     )
 }
 
-async fn session_of(state: &AppState, point: &PointRecord) -> AppResult<SessionRecord> {
+async fn session_of(
+    state: &AppState,
+    point: &PointRecord,
+) -> AppResult<std::sync::Arc<SessionRecord>> {
     state
-        .db()
-        .session_by_id(point.session_id)
+        .hot()
+        .session(state.db(), point.session_id)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("session vanished")))
 }
@@ -123,7 +126,7 @@ pub async fn operator_view(state: &AppState, point: &PointRecord) -> AppResult<O
     let session = session_of(state, point).await?;
     Ok(OperatorView {
         point: PointView::from(point),
-        session: SessionView::from(&session),
+        session: SessionView::from(&*session),
         stats: point_stats(state, point.id).await?,
         card_public_key: state.keys().cards.public_key(),
         undo_window_seconds: UNDO_WINDOW_MS / 1000,
@@ -266,44 +269,60 @@ pub struct OperatorCheckin {
     pub point_id: Option<i64>,
 }
 
-/// Takes one operator check-in (shared by the HTTP batch and the WebSocket).
+/// Takes one operator check-in (shared by the HTTP batch and the WebSocket),
+/// with the point's live check-ins when they were counted alongside.
 pub async fn operator_checkin(
     state: &AppState,
     point: &PointRecord,
     session: &SessionRecord,
     item: &OperatorCheckin,
-) -> AppResult<CheckinAnswer> {
+) -> AppResult<(CheckinAnswer, Option<i64>)> {
     if check_client_id(Some(&item.id)).is_err() {
-        return Ok(CheckinAnswer::refused(
-            "request.invalid_field",
-            "Mã thao tác (id) phải gồm 1–64 ký tự ASCII in được.",
+        return Ok((
+            CheckinAnswer::refused(
+                "request.invalid_field",
+                "Mã thao tác (id) phải gồm 1–64 ký tự ASCII in được.",
+            ),
+            None,
         ));
     }
     if item.session_id.is_some_and(|s| s != session.id) {
-        return Ok(CheckinAnswer::refused(
-            "checkin.wrong_session",
-            "Thao tác này thuộc một buổi học khác với buổi học của điểm cầu.",
+        return Ok((
+            CheckinAnswer::refused(
+                "checkin.wrong_session",
+                "Thao tác này thuộc một buổi học khác với buổi học của điểm cầu.",
+            ),
+            None,
         ));
     }
     if item.point_id.is_some_and(|p| p != point.id) {
-        return Ok(CheckinAnswer::refused(
-            "checkin.wrong_point",
-            "Thao tác này thuộc một điểm cầu khác.",
+        return Ok((
+            CheckinAnswer::refused(
+                "checkin.wrong_point",
+                "Thao tác này thuộc một điểm cầu khác.",
+            ),
+            None,
         ));
     }
     let member_code = match (item.method, &item.member_code, &item.card) {
         (CheckinMethod::Card, _, Some(card)) => match state.keys().cards.verify(card) {
             Ok(code) => code,
             Err(tokens::TokenError::Forged) => {
-                return Ok(CheckinAnswer::refused(
-                    "card.forged",
-                    "Thẻ không hợp lệ: chữ ký không đúng (thẻ giả hoặc bị sửa).",
+                return Ok((
+                    CheckinAnswer::refused(
+                        "card.forged",
+                        "Thẻ không hợp lệ: chữ ký không đúng (thẻ giả hoặc bị sửa).",
+                    ),
+                    None,
                 ));
             }
             Err(_) => {
-                return Ok(CheckinAnswer::refused(
-                    "card.invalid",
-                    "Không đọc được mã trên thẻ thành viên.",
+                return Ok((
+                    CheckinAnswer::refused(
+                        "card.invalid",
+                        "Không đọc được mã trên thẻ thành viên.",
+                    ),
+                    None,
                 ));
             }
         },
@@ -311,19 +330,25 @@ pub async fn operator_checkin(
             code.trim().to_string()
         }
         (CheckinMethod::Roster | CheckinMethod::Card, _, _) => {
-            return Ok(CheckinAnswer::refused(
-                "request.invalid_field",
-                "Điểm danh theo danh sách cần member_code; quét thẻ cần card.",
+            return Ok((
+                CheckinAnswer::refused(
+                    "request.invalid_field",
+                    "Điểm danh theo danh sách cần member_code; quét thẻ cần card.",
+                ),
+                None,
             ));
         }
         _ => {
-            return Ok(CheckinAnswer::refused(
-                "checkin.method_invalid",
-                "Điểm cầu chỉ điểm danh theo danh sách (roster) hoặc quét thẻ (card).",
+            return Ok((
+                CheckinAnswer::refused(
+                    "checkin.method_invalid",
+                    "Điểm cầu chỉ điểm danh theo danh sách (roster) hoặc quét thẻ (card).",
+                ),
+                None,
             ));
         }
     };
-    Ok(attendance::check_in(
+    Ok(attendance::check_in_counted(
         state.checkins(),
         CheckinCommand {
             session,
@@ -336,6 +361,7 @@ pub async fn operator_checkin(
             replayed: item.replayed,
             device: None,
         },
+        true,
     )
     .await?)
 }
@@ -376,12 +402,20 @@ async fn batch_checkins(
         ));
     }
     let session = session_of(&state, &point).await?;
+    // All at once: they reach the writer in order (so a member twice in the
+    // batch is taken the first time) and share its transactions.
+    let answers = futures_util::future::join_all(
+        batch
+            .items
+            .iter()
+            .map(|item| operator_checkin(&state, &point, &session, item)),
+    )
+    .await;
     let mut results = Vec::with_capacity(batch.items.len());
-    for item in &batch.items {
-        let answer = operator_checkin(&state, &point, &session, item).await?;
+    for (item, answer) in batch.items.iter().zip(answers) {
         results.push(BatchResult {
             id: item.id.clone(),
-            answer,
+            answer: answer?.0,
         });
     }
     Ok(Json(BatchResponse {

@@ -334,7 +334,9 @@ async fn update_point(
         Some(&point),
     )
     .await?;
-    match state.db().update_point(point.id, &fields).await {
+    let updated = state.db().update_point(point.id, &fields).await;
+    state.hot().forget_point(point.id);
+    match updated {
         Ok(()) => state.hub().publish(point.session_id, TallyEvent::Reload),
         Err(e) if crate::store::is_unique_violation(&e) => {
             return Err(AppError::conflict(
@@ -362,7 +364,9 @@ async fn delete_point(
     ApiPath(id): ApiPath,
 ) -> AppResult<StatusCode> {
     let point = visible_point(&state, &caller, &id).await?;
-    if state.db().delete_point(point.id).await? {
+    let deleted = state.db().delete_point(point.id).await?;
+    state.hot().forget_point(point.id);
+    if deleted {
         state.hub().publish(point.session_id, TallyEvent::Reload);
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -480,6 +480,7 @@ async fn update_session(
     };
     let threshold = check_threshold(req.makeup_threshold)?;
     state.db().update_session(s.id, &fields).await?;
+    state.hot().forget_session(s.id);
     if let Some(t) = threshold {
         state.db().set_makeup_threshold(s.id, t).await?;
     }
@@ -519,7 +520,10 @@ async fn set_status(
         )
     })?;
     let current = SessionStatus::parse(&s.status).unwrap_or(SessionStatus::Scheduled);
-    if !current.can_move_to(next) || !state.db().set_session_status(s.id, current, next).await? {
+    let moved =
+        current.can_move_to(next) && state.db().set_session_status(s.id, current, next).await?;
+    state.hot().forget_session(s.id);
+    if !moved {
         return Err(AppError::conflict(
             "session.status_transition",
             format!(

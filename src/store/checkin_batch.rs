@@ -32,6 +32,9 @@ pub struct BatchItem {
     pub replayed: bool,
     /// Hash of the phone's device id (self check-in only).
     pub device: Option<String>,
+    /// The point's console shows its count with each answer: count it in
+    /// the same transaction rather than with a query per check-in.
+    pub want_point_count: bool,
 }
 
 impl BatchItem {
@@ -55,7 +58,7 @@ pub enum BatchOutcome {
     /// Recorded now, or found already checked in; `answer` is stored against
     /// the operation id.
     Recorded {
-        member: MemberRecord,
+        member: Box<MemberRecord>,
         recorded: Recorded,
         answer: String,
     },
@@ -75,7 +78,7 @@ pub enum BatchError {
 pub const MAX_BATCH: usize = 1000;
 
 enum Plan {
-    Done(BatchOutcome),
+    Done(Box<BatchOutcome>),
     Insert,
     /// Same operation id as an earlier item of this batch.
     RepeatOf(usize),
@@ -108,13 +111,15 @@ fn placeholders(rows: usize, width: usize, first: usize) -> String {
 impl Db {
     /// Records `items` (at most [`MAX_BATCH`]) in one transaction. `rules`
     /// decides, for an item that is not a repeat and whose member exists,
-    /// whether it may be recorded: `Err(refusal)` refuses it. `answer` makes the answer stored against the operation id.
+    /// whether it may be recorded: `Err(refusal)` refuses it. `answer` makes
+    /// the answer stored against the operation id. Also returns the live
+    /// check-ins of each point whose item asked for it.
     pub async fn record_checkin_batch<R, A>(
         &self,
         items: &[BatchItem],
         rules: R,
         answer: A,
-    ) -> Result<Vec<BatchOutcome>, BatchError>
+    ) -> Result<(Vec<BatchOutcome>, HashMap<i64, i64>), BatchError>
     where
         R: Fn(usize, &MemberRecord) -> Result<(), String>,
         A: Fn(usize, &MemberRecord, &Recorded) -> String,
@@ -174,7 +179,7 @@ impl Db {
             for (i, it) in items.iter().enumerate() {
                 if let Some(op) = it.operation() {
                     if let Some(a) = seen_answers.get(&(op.0.to_string(), op.1.to_string())) {
-                        plans.push(Plan::Done(BatchOutcome::Repeat(a.clone())));
+                        plans.push(Plan::Done(Box::new(BatchOutcome::Repeat(a.clone()))));
                         continue;
                     }
                     if let Some(&j) = first_op.get(&op) {
@@ -183,11 +188,11 @@ impl Db {
                     }
                 }
                 let Some(member) = members.get(&it.member_code) else {
-                    plans.push(Plan::Done(BatchOutcome::UnknownMember));
+                    plans.push(Plan::Done(Box::new(BatchOutcome::UnknownMember)));
                     continue;
                 };
                 if let Err(refusal) = rules(i, member) {
-                    plans.push(Plan::Done(BatchOutcome::Refused(refusal)));
+                    plans.push(Plan::Done(Box::new(BatchOutcome::Refused(refusal))));
                     continue;
                 }
                 if let Some(op) = it.operation() {
@@ -291,7 +296,7 @@ impl Db {
             for (i, plan) in plans.iter().enumerate() {
                 let it = &items[i];
                 let outcome = match plan {
-                    Plan::Done(o) => Some(o.clone()),
+                    Plan::Done(o) => Some((**o).clone()),
                     Plan::RepeatOf(_) => None,
                     Plan::Insert | Plan::DuplicateOf(_) => {
                         let member = &members[&it.member_code];
@@ -316,7 +321,7 @@ impl Db {
                         };
                         let text = answer(i, member, &recorded);
                         Some(BatchOutcome::Recorded {
-                            member: member.clone(),
+                            member: Box::new(member.clone()),
                             recorded,
                             answer: text,
                         })
@@ -373,13 +378,36 @@ impl Db {
                         .bind(*c)
                         .fetch_one(pool)
                         .await?;
-                        return Ok(vec![BatchOutcome::Repeat(first)]);
+                        return Ok((vec![BatchOutcome::Repeat(first)], HashMap::new()));
                     }
                     return Err(BatchError::OperationRace);
                 }
             }
+            // 9. The counts the consoles show.
+            let mut counted: Vec<i64> = items
+                .iter()
+                .filter(|it| it.want_point_count)
+                .filter_map(|it| it.point_id)
+                .collect();
+            counted.sort_unstable();
+            counted.dedup();
+            let mut point_counts = HashMap::new();
+            if !counted.is_empty() {
+                let sql = format!(
+                    "SELECT point_id, count(*) FROM checkins WHERE annulled_at IS NULL AND point_id IN ({}) GROUP BY point_id",
+                    (1..=counted.len())
+                        .map(|n| format!("${n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
+                for id in &counted {
+                    q = q.bind(*id);
+                }
+                point_counts.extend(q.fetch_all(&mut *tx).await?);
+            }
             tx.commit().await?;
-            Ok(outcomes)
+            Ok((outcomes, point_counts))
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod checkin_batch;
 pub mod checkins;
 pub mod flags;
+pub mod hot;
 pub mod members;
 pub mod points;
 pub mod reports;

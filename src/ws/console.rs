@@ -22,6 +22,10 @@ use crate::store::points::PointRecord;
 
 /// Largest frame a console may send: a check-in is a few hundred bytes.
 const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+/// Read buffer of each console socket.
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
+/// A console that stops reading is dropped once this much waits unsent.
+const MAX_UNSENT_BYTES: usize = 256 * 1024;
 /// A console that says nothing for this long is disconnected.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Close code telling the console its link was revoked: do not reconnect.
@@ -50,7 +54,12 @@ pub async fn console_ws(
         Ok(point) => point,
         Err(e) => return e.into_response(),
     };
+    // Tens of thousands of consoles stay connected: small buffers (the
+    // defaults are 128 KiB each way) keep each one to a few KiB.
     upgrade
+        .read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_UNSENT_BYTES)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| run(state, point, socket))
@@ -106,8 +115,16 @@ async fn run(state: AppState, point: PointRecord, mut socket: WebSocket) {
         .ok()
         .flatten();
 
+    // The latest head count, shown with each acknowledgement; refreshed by
+    // this console's own reports and at each QR rotation.
+    let mut head_count = None;
     let mut ok = match welcome(&state, &point).await {
-        Ok(msg) => send(&mut socket, &msg).await,
+        Ok(msg) => {
+            if let ServerMessage::Welcome { view, .. } = &msg {
+                head_count = view.stats.head_count;
+            }
+            send(&mut socket, &msg).await
+        }
         Err(_) => false,
     };
     let mut rotation = next_rotation();
@@ -118,7 +135,7 @@ async fn run(state: AppState, point: PointRecord, mut socket: WebSocket) {
                 Some(Ok(Message::Text(text))) => {
                     idle_deadline = Instant::now() + IDLE_TIMEOUT;
                     presence.heartbeat(point.id);
-                    let reply = handle(&state, &point, &text).await;
+                    let reply = handle(&state, &point, &mut head_count, &text).await;
                     ok = send(&mut socket, &reply).await;
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -132,6 +149,9 @@ async fn run(state: AppState, point: PointRecord, mut socket: WebSocket) {
             },
             _ = sleep_until(rotation) => {
                 rotation = next_rotation();
+                if let Ok(latest) = state.db().latest_head_count(point.id).await {
+                    head_count = latest;
+                }
                 // A revoked or rotated link closes the console at the next tick.
                 let current = state.db().operator_token_hash(point.id).await.ok().flatten();
                 if current.is_none() || current != hash_at_start {
@@ -168,7 +188,12 @@ fn error_message(id: Option<String>, err: AppError) -> ServerMessage {
     }
 }
 
-async fn handle(state: &AppState, point: &PointRecord, text: &str) -> ServerMessage {
+async fn handle(
+    state: &AppState,
+    point: &PointRecord,
+    head_count: &mut Option<i64>,
+    text: &str,
+) -> ServerMessage {
     let msg: ClientMessage = match super::protocol::parse_client_message(text) {
         Ok(m) => m,
         Err(e) => {
@@ -192,7 +217,7 @@ async fn handle(state: &AppState, point: &PointRecord, text: &str) -> ServerMess
             Err(e) => error_message(None, e),
         },
         ClientMessage::Checkin(item) => {
-            let session = match state.db().session_by_id(point.session_id).await {
+            let session = match state.hot().session(state.db(), point.session_id).await {
                 Ok(Some(s)) => s,
                 _ => {
                     return error_message(
@@ -202,7 +227,15 @@ async fn handle(state: &AppState, point: &PointRecord, text: &str) -> ServerMess
                 }
             };
             match operator::operator_checkin(state, point, &session, &item).await {
-                Ok(answer) => match operator::point_stats(state, point.id).await {
+                Ok((answer, Some(checked_in))) => ServerMessage::Ack {
+                    id: item.id,
+                    answer,
+                    stats: operator::PointStats {
+                        checked_in,
+                        head_count: *head_count,
+                    },
+                },
+                Ok((answer, None)) => match operator::point_stats(state, point.id).await {
                     Ok(stats) => ServerMessage::Ack {
                         id: item.id,
                         answer,
@@ -216,11 +249,14 @@ async fn handle(state: &AppState, point: &PointRecord, text: &str) -> ServerMess
         }
         ClientMessage::HeadCount(report) => match operator::head_count(state, point, &report).await
         {
-            Ok(stats) => ServerMessage::Done {
-                id: report.id,
-                op: "head_count",
-                stats,
-            },
+            Ok(stats) => {
+                *head_count = stats.head_count;
+                ServerMessage::Done {
+                    id: report.id,
+                    op: "head_count",
+                    stats,
+                }
+            }
             Err(e) => error_message(report.id, e),
         },
         ClientMessage::Absent(report) => match operator::absence(state, point, &report).await {
