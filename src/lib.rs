@@ -16,6 +16,7 @@ pub mod keys;
 pub mod limits;
 pub mod live;
 pub mod security;
+pub mod serve;
 pub mod store;
 pub mod telemetry;
 pub mod webhooks;
@@ -36,6 +37,19 @@ pub async fn run(
     db: Db,
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let limits = serve::ConnLimits::default();
+    run_with_limits(config, db, listener, metrics_listener, limits, shutdown).await
+}
+
+/// [`run`] with other connection limits (tests use short timeouts).
+pub async fn run_with_limits(
+    config: ServerConfig,
+    db: Db,
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    limits: serve::ConnLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = telemetry::metrics_handle();
@@ -64,11 +78,7 @@ pub async fn run(
                 .await;
         });
     }
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    serve::serve(listener, app, limits, async move {
         shutdown.await;
         tracing::info!("shutting down: finishing requests in flight, closing consoles");
         let _ = stop_tx.send(true);

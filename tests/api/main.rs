@@ -20,6 +20,7 @@ mod points;
 mod public;
 mod scope;
 mod sessions;
+mod slow;
 mod units;
 
 // After the session: reports, make-up, webhooks, retention.
