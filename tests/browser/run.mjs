@@ -1969,11 +1969,11 @@ test('one phone checking in four members, and a member far from their commune, s
   assert.equal((await page.locator('#flags-count').textContent()).trim(), '2');
   assert.equal(await section.locator('[data-count="shared_device"]').textContent(), 'Một máy cho nhiều người (≥ 4): 1');
   assert.equal(await section.locator('[data-count="other_commune"]').textContent(), 'Điểm danh ở xã khác: 1');
-  const shared = section.locator('li.flag[data-kind="shared_device"]');
+  const shared = section.locator('li.review-item[data-kind="shared_device"]');
   assert.match(await shared.locator('.flag-title').textContent(), /Một máy điểm danh cho 4 người tại Hội trường xã Hòa Bình \(xem xét\)/);
   assert.equal(await shared.locator('.flag-member').count(), 4);
   await shared.getByText('Phạm Thị Dung').waitFor();
-  const far = section.locator('li.flag[data-kind="other_commune"]');
+  const far = section.locator('li.review-item[data-kind="other_commune"]');
   assert.match(await far.locator('.flag-title').textContent(), /Hoàng Văn Em \(Xã Hòa Bình\) điểm danh tại Hội trường phường Đức Xuân \(xem xét\) thuộc xã khác \(Phường Đức Xuân\)/);
 
   await shared.getByLabel('Ghi chú khi xem xét').fill('Con cháu điểm danh giúp ông bà, đã gọi xác nhận');

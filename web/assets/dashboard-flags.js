@@ -69,8 +69,8 @@ function reviewForm(f) {
 }
 
 function flagItem(f) {
-  const kindClass = f.kind === 'shared_device' ? 'flag-shared' : 'flag-far';
-  return h('li', { class: ['flag', kindClass, f.reviewed ? 'flag-reviewed' : null], 'data-key': f.key, 'data-kind': f.kind },
+  const kindClass = f.kind === 'shared_device' ? 'review-shared' : 'review-far';
+  return h('li', { class: ['review-item', kindClass, f.reviewed ? 'review-done' : null], 'data-key': f.key, 'data-kind': f.kind },
     h('p', { class: 'flag-title' },
       h('span', { class: 'badge', text: t(`flags.kind_${f.kind}`) }), ' ',
       h('span', { class: 'strong', text: flagTitle(f) })),
