@@ -175,14 +175,20 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Members { db, file }) => {
             let bytes = std::fs::read(&file)
                 .with_context(|| format!("không đọc được tệp {}", file.display()))?;
-            let parsed =
-                import::parse_members(&bytes, crate::http::members::MEMBER_IMPORT_MAX_ROWS)
-                    .map_err(report_problems)?;
             let db = Db::connect(&db.url()).await?;
+            let started = std::time::Instant::now();
             let report = db
-                .import_members(&parsed.rows, &Scope::All)
+                .import_members_csv(
+                    bytes,
+                    crate::http::members::MEMBER_IMPORT_MAX_ROWS,
+                    &Scope::All,
+                )
                 .await?
                 .map_err(report_problems)?;
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                "members imported"
+            );
             println!(
                 "Đã nhập thành viên: {} mới, {} cập nhật.",
                 report.created, report.updated

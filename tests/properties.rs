@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use diemcau::domain::import::{parse_members, parse_units};
+use diemcau::domain::import::{NameKeys, parse_members, parse_units};
 use diemcau::domain::tally::{Tally, TallyEvent, TallySource};
 use diemcau::domain::tokens::{self, CardSigner, QR_PERIOD_MS};
 use diemcau::domain::{Category, CheckinMethod, makeup, text};
@@ -139,6 +139,26 @@ proptest! {
         let _ = text::collation_key(&s);
         let cleaned = text::clean(&s);
         prop_assert_eq!(text::clean(&cleaned), cleaned);
+    }
+
+    #[test]
+    fn import_name_keys_equal_the_text_functions(
+        words in proptest::collection::vec("[a-zA-Zà-ỹÀ-ỸĐđ\u{0300}-\u{0323}Σσ.(|~0-9-]{1,8}|\\PC{1,6}", 1..6),
+    ) {
+        // Names as the import stores them (NFC, single spaces), through one
+        // shared cache as in a real import.
+        let mut keys = NameKeys::default();
+        for n in 1..=words.len() {
+            let name = text::clean(&words[..n].join(" "));
+            if name.is_empty() {
+                continue;
+            }
+            prop_assert_eq!(
+                keys.keys(&name),
+                (text::fold(&name), text::person_sort_key(&name)),
+                "{:?}", name
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Category, UnitKind, parse_code, parse_name, text_error_message};
+use super::{Category, UnitKind, parse_code, parse_name, text, text_error_message};
 
 /// One problem found in an uploaded file, with its line number.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
@@ -118,22 +118,82 @@ const MEMBER_COLUMNS: &[(&str, &[&str])] = &[
     ("unit_code", &["unit_code", "unit", "ma_don_vi", "don_vi"]),
 ];
 
-/// The CSV reader shared by both imports: strips a UTF-8 BOM, accepts `;` as
-/// the delimiter when the header uses it (spreadsheets in some locales do).
-struct Table {
+/// Which column holds which field, from the header line.
+struct Header {
     /// field name → column index
     columns: HashMap<&'static str, usize>,
     ignored: Vec<String>,
-    records: Vec<(u64, Vec<String>)>,
     width: usize,
 }
 
-fn read_table(
+impl Header {
+    fn parse(
+        fields: &csv::StringRecord,
+        spec: &[(&'static str, &[&str])],
+        required: &[&str],
+    ) -> Result<Header, Vec<LineProblem>> {
+        let mut columns = HashMap::new();
+        let mut ignored = Vec::new();
+        let mut problems = Vec::new();
+        for (index, name) in fields.iter().map(str::trim).enumerate() {
+            let folded = super::text::fold(name).replace([' ', '-'], "_");
+            match spec
+                .iter()
+                .find(|(_, aliases)| aliases.contains(&folded.as_str()))
+            {
+                Some((field, _)) => {
+                    if columns.insert(*field, index).is_some() {
+                        problems.push(LineProblem::new(
+                            1,
+                            Some(field),
+                            "import.duplicate_column",
+                            format!("Cột \"{name}\" xuất hiện hai lần trong dòng tiêu đề."),
+                        ));
+                    }
+                }
+                None => ignored.push(name.to_string()),
+            }
+        }
+        for field in required {
+            if !columns.contains_key(field) {
+                problems.push(LineProblem::new(
+                    1,
+                    Some(field),
+                    "import.missing_column",
+                    format!("Thiếu cột \"{field}\" trong dòng tiêu đề."),
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Header {
+            columns,
+            ignored,
+            width: fields.len(),
+        })
+    }
+
+    fn get<'a>(&self, record: &'a csv::StringRecord, name: &str) -> &'a str {
+        self.columns
+            .get(name)
+            .and_then(|i| record.get(*i))
+            .map(str::trim)
+            .unwrap_or("")
+    }
+}
+
+/// The CSV reader shared by both imports: strips a UTF-8 BOM, accepts `;` as
+/// the delimiter when the header uses it (spreadsheets in some locales do).
+/// Streams: each data record goes to `on_record` with its line number, one
+/// reused buffer, so a two-million-row file is never held twice in memory.
+fn scan_table(
     bytes: &[u8],
     spec: &[(&'static str, &[&str])],
     required: &[&str],
     max_rows: usize,
-) -> Result<Table, Vec<LineProblem>> {
+    mut on_record: impl FnMut(&Header, u64, &csv::StringRecord),
+) -> Result<Header, Vec<LineProblem>> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if let Err(e) = std::str::from_utf8(bytes) {
         let line = 1 + bytes[..e.valid_up_to()]
@@ -159,11 +219,13 @@ fn read_table(
         .has_headers(false)
         .from_reader(bytes);
 
-    let mut records = Vec::new();
-    let mut header: Option<Vec<String>> = None;
-    for result in reader.records() {
-        let record = match result {
-            Ok(r) => r,
+    let mut header: Option<Result<Header, Vec<LineProblem>>> = None;
+    let mut rows = 0usize;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
                 return Err(vec![LineProblem::new(
@@ -173,17 +235,16 @@ fn read_table(
                     format!("Dòng {line} không đọc được theo định dạng CSV."),
                 )]);
             }
-        };
+        }
         let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let fields: Vec<String> = record.iter().map(|f| f.trim().to_string()).collect();
-        if fields.iter().all(|f| f.is_empty()) {
+        if record.iter().all(|f| f.trim().is_empty()) {
             continue; // blank lines are harmless
         }
-        if header.is_none() {
-            header = Some(fields);
+        let Some(parsed_header) = &header else {
+            header = Some(Header::parse(&record, spec, required));
             continue;
-        }
-        if records.len() >= max_rows {
+        };
+        if rows >= max_rows {
             return Err(vec![LineProblem::new(
                 line,
                 None,
@@ -191,7 +252,11 @@ fn read_table(
                 format!("Tệp có quá nhiều dòng: tối đa {max_rows} dòng mỗi lần nhập."),
             )]);
         }
-        records.push((line, fields));
+        rows += 1;
+        // With a bad header the rows are only read for the CSV checks above.
+        if let Ok(h) = parsed_header {
+            on_record(h, line, &record);
+        }
     }
     let Some(header) = header else {
         return Err(vec![LineProblem::new(
@@ -201,43 +266,8 @@ fn read_table(
             "Tệp trống: cần một dòng tiêu đề và ít nhất một dòng dữ liệu.",
         )]);
     };
-
-    let mut columns = HashMap::new();
-    let mut ignored = Vec::new();
-    let mut problems = Vec::new();
-    for (index, name) in header.iter().enumerate() {
-        let folded = super::text::fold(name).replace([' ', '-'], "_");
-        match spec
-            .iter()
-            .find(|(_, aliases)| aliases.contains(&folded.as_str()))
-        {
-            Some((field, _)) => {
-                if columns.insert(*field, index).is_some() {
-                    problems.push(LineProblem::new(
-                        1,
-                        Some(field),
-                        "import.duplicate_column",
-                        format!("Cột \"{name}\" xuất hiện hai lần trong dòng tiêu đề."),
-                    ));
-                }
-            }
-            None => ignored.push(name.clone()),
-        }
-    }
-    for field in required {
-        if !columns.contains_key(field) {
-            problems.push(LineProblem::new(
-                1,
-                Some(field),
-                "import.missing_column",
-                format!("Thiếu cột \"{field}\" trong dòng tiêu đề."),
-            ));
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    if records.is_empty() {
+    let header = header?;
+    if rows == 0 {
         return Err(vec![LineProblem::new(
             2,
             None,
@@ -245,22 +275,7 @@ fn read_table(
             "Tệp không có dòng dữ liệu nào.",
         )]);
     }
-    Ok(Table {
-        columns,
-        ignored,
-        width: header.len(),
-        records,
-    })
-}
-
-impl Table {
-    fn get<'a>(&self, fields: &'a [String], name: &str) -> &'a str {
-        self.columns
-            .get(name)
-            .and_then(|i| fields.get(*i))
-            .map(String::as_str)
-            .unwrap_or("")
-    }
+    Ok(header)
 }
 
 /// Collects problems, listing at most [`MAX_LISTED_PROBLEMS`].
@@ -298,16 +313,21 @@ impl Problems {
     }
 }
 
-fn check_width(table: &Table, line: u64, fields: &[String], problems: &mut Problems) -> bool {
-    if fields.len() > table.width {
+fn check_width(
+    header: &Header,
+    line: u64,
+    record: &csv::StringRecord,
+    problems: &mut Problems,
+) -> bool {
+    if record.len() > header.width {
         problems.push(LineProblem::new(
             line,
             None,
             "import.column_count",
             format!(
                 "Dòng {line} có {} cột, nhiều hơn {} cột của dòng tiêu đề.",
-                fields.len(),
-                table.width
+                record.len(),
+                header.width
             ),
         ));
         return false;
@@ -334,226 +354,402 @@ pub fn parse_count(input: &str) -> Option<i64> {
 }
 
 pub fn parse_units(bytes: &[u8], max_rows: usize) -> ParseResult<UnitRow> {
-    let table = read_table(bytes, UNIT_COLUMNS, &["code", "name", "kind"], max_rows)?;
     let mut problems = Problems::default();
-    let mut rows = Vec::with_capacity(table.records.len());
-    let mut seen: HashMap<String, u64> = HashMap::with_capacity(table.records.len());
-    for (line, fields) in &table.records {
-        let line = *line;
-        if !check_width(&table, line, fields, &mut problems) {
-            continue;
-        }
-        let mut ok = true;
-        let code = match parse_code(table.get(fields, "code")) {
-            Ok(c) => c,
-            Err(e) => {
-                problems.push(LineProblem::new(
-                    line,
-                    Some("code"),
-                    "unit.code_invalid",
-                    text_error_message("Mã đơn vị", &e),
-                ));
-                ok = false;
-                String::new()
+    let mut rows = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let header = scan_table(
+        bytes,
+        UNIT_COLUMNS,
+        &["code", "name", "kind"],
+        max_rows,
+        |table, line, fields| {
+            if !check_width(table, line, fields, &mut problems) {
+                return;
             }
-        };
-        let name = match parse_name(table.get(fields, "name"), 255) {
-            Ok(n) => n,
-            Err(e) => {
-                problems.push(LineProblem::new(
-                    line,
-                    Some("name"),
-                    "unit.name_invalid",
-                    text_error_message("Tên đơn vị", &e),
-                ));
-                ok = false;
-                String::new()
-            }
-        };
-        let kind_text = table.get(fields, "kind");
-        let kind = UnitKind::parse(kind_text);
-        if kind.is_none() {
-            problems.push(LineProblem::new(
-                line,
-                Some("kind"),
-                "unit.kind_invalid",
-                format!(
-                    "Loại đơn vị \"{kind_text}\" không hợp lệ. Dùng một trong: {}.",
-                    UnitKind::codes()
-                ),
-            ));
-            ok = false;
-        }
-        let parent_text = table.get(fields, "parent_code");
-        let parent_code = if parent_text.is_empty() {
-            None
-        } else {
-            match parse_code(parent_text) {
-                Ok(c) => Some(c),
+            let mut ok = true;
+            let code = match parse_code(table.get(fields, "code")) {
+                Ok(c) => c,
                 Err(e) => {
                     problems.push(LineProblem::new(
                         line,
-                        Some("parent_code"),
-                        "unit.parent_invalid",
-                        text_error_message("Mã đơn vị cấp trên", &e),
+                        Some("code"),
+                        "unit.code_invalid",
+                        text_error_message("Mã đơn vị", &e),
                     ));
                     ok = false;
-                    None
+                    String::new()
                 }
-            }
-        };
-        let mut expected = [None; 6];
-        for (slot, category) in expected.iter_mut().zip(Category::ALL) {
-            let field = format!("expected_{}", category.code());
-            let raw = table.get(fields, &field);
-            if raw.is_empty() {
-                continue;
-            }
-            match parse_count(raw) {
-                Some(n) if n <= 10_000_000 => *slot = Some(n),
-                _ => {
+            };
+            let name = match parse_name(table.get(fields, "name"), 255) {
+                Ok(n) => n,
+                Err(e) => {
                     problems.push(LineProblem::new(
                         line,
-                        Some(&field),
-                        "unit.expected_invalid",
-                        format!(
-                            "Số dự kiến {} \"{raw}\" phải là số nguyên không âm.",
-                            category.label()
-                        ),
+                        Some("name"),
+                        "unit.name_invalid",
+                        text_error_message("Tên đơn vị", &e),
+                    ));
+                    ok = false;
+                    String::new()
+                }
+            };
+            let kind_text = table.get(fields, "kind");
+            let kind = UnitKind::parse(kind_text);
+            if kind.is_none() {
+                problems.push(LineProblem::new(
+                    line,
+                    Some("kind"),
+                    "unit.kind_invalid",
+                    format!(
+                        "Loại đơn vị \"{kind_text}\" không hợp lệ. Dùng một trong: {}.",
+                        UnitKind::codes()
+                    ),
+                ));
+                ok = false;
+            }
+            let parent_text = table.get(fields, "parent_code");
+            let parent_code = if parent_text.is_empty() {
+                None
+            } else {
+                match parse_code(parent_text) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        problems.push(LineProblem::new(
+                            line,
+                            Some("parent_code"),
+                            "unit.parent_invalid",
+                            text_error_message("Mã đơn vị cấp trên", &e),
+                        ));
+                        ok = false;
+                        None
+                    }
+                }
+            };
+            let mut expected = [None; 6];
+            for (slot, category) in expected.iter_mut().zip(Category::ALL) {
+                let field = format!("expected_{}", category.code());
+                let raw = table.get(fields, &field);
+                if raw.is_empty() {
+                    continue;
+                }
+                match parse_count(raw) {
+                    Some(n) if n <= 10_000_000 => *slot = Some(n),
+                    _ => {
+                        problems.push(LineProblem::new(
+                            line,
+                            Some(&field),
+                            "unit.expected_invalid",
+                            format!(
+                                "Số dự kiến {} \"{raw}\" phải là số nguyên không âm.",
+                                category.label()
+                            ),
+                        ));
+                        ok = false;
+                    }
+                }
+            }
+            if !code.is_empty() {
+                if let Some(first) = seen.get(&code) {
+                    problems.push(LineProblem::new(
+                        line,
+                        Some("code"),
+                        "unit.code_duplicate",
+                        format!("Mã đơn vị \"{code}\" trùng với dòng {first}."),
+                    ));
+                    ok = false;
+                } else {
+                    seen.insert(code.clone(), line);
+                }
+                if parent_code.as_deref() == Some(code.as_str()) {
+                    problems.push(LineProblem::new(
+                        line,
+                        Some("parent_code"),
+                        "unit.cycle",
+                        format!("Đơn vị \"{code}\" không thể là cấp trên của chính nó."),
                     ));
                     ok = false;
                 }
             }
-        }
-        if !code.is_empty() {
-            if let Some(first) = seen.get(&code) {
-                problems.push(LineProblem::new(
+            if ok {
+                rows.push(UnitRow {
                     line,
-                    Some("code"),
-                    "unit.code_duplicate",
-                    format!("Mã đơn vị \"{code}\" trùng với dòng {first}."),
-                ));
-                ok = false;
-            } else {
-                seen.insert(code.clone(), line);
+                    code,
+                    name,
+                    kind: kind.expect("checked above"),
+                    parent_code,
+                    expected,
+                });
             }
-            if parent_code.as_deref() == Some(code.as_str()) {
-                problems.push(LineProblem::new(
-                    line,
-                    Some("parent_code"),
-                    "unit.cycle",
-                    format!("Đơn vị \"{code}\" không thể là cấp trên của chính nó."),
-                ));
-                ok = false;
-            }
-        }
-        if ok {
-            rows.push(UnitRow {
-                line,
-                code,
-                name,
-                kind: kind.expect("checked above"),
-                parent_code,
-                expected,
-            });
-        }
-    }
-    problems.finish(rows, table.ignored)
+        },
+    )?;
+    problems.finish(rows, header.ignored)
 }
 
 pub fn parse_members(bytes: &[u8], max_rows: usize) -> ParseResult<MemberRow> {
-    let table = read_table(
+    let mut rows = Vec::new();
+    let ignored = scan_members(bytes, max_rows, usize::MAX, |chunk| rows.extend(chunk))?;
+    Ok(Parsed {
+        rows,
+        ignored_columns: ignored,
+    })
+}
+
+/// Rows handed over at a time by [`scan_members`] to a caller streaming them.
+pub const MEMBER_CHUNK: usize = 4096;
+
+/// Parses a roster as it reads it, handing valid rows over `chunk` at a time
+/// (so that a writer can work while the rest is read). After the first
+/// problem no more rows are handed over, but the whole file is still checked
+/// to report every problem. Returns the ignored columns, or the problems:
+/// a caller that already received rows must then discard them.
+pub fn scan_members(
+    bytes: &[u8],
+    max_rows: usize,
+    chunk: usize,
+    mut emit: impl FnMut(Vec<MemberRow>),
+) -> Result<Vec<String>, Vec<LineProblem>> {
+    let chunk = chunk.max(1);
+    let mut problems = Problems::default();
+    let mut rows = Vec::with_capacity(chunk.min(MEMBER_CHUNK));
+    // Sized once: growing a two-million-entry map rehashes it again and again.
+    let lines = bytes.iter().filter(|b| **b == b'\n').count();
+    let mut seen: HashMap<String, u64> = HashMap::with_capacity(lines.min(max_rows) + 1);
+    let mut categories = CategoryCache::default();
+    let header = scan_table(
         bytes,
         MEMBER_COLUMNS,
         &["member_code", "full_name", "category", "unit_code"],
         max_rows,
+        |table, line, fields| {
+            if !check_width(table, line, fields, &mut problems) {
+                return;
+            }
+            let mut ok = true;
+            let code = match fast_code(table.get(fields, "member_code")) {
+                Ok(c) => c,
+                Err(e) => {
+                    problems.push(LineProblem::new(
+                        line,
+                        Some("member_code"),
+                        "member.code_invalid",
+                        text_error_message("Mã thành viên", &e),
+                    ));
+                    ok = false;
+                    String::new()
+                }
+            };
+            let full_name = match fast_name(table.get(fields, "full_name"), 120) {
+                Ok(n) => n,
+                Err(e) => {
+                    problems.push(LineProblem::new(
+                        line,
+                        Some("full_name"),
+                        "member.name_invalid",
+                        text_error_message("Họ và tên", &e),
+                    ));
+                    ok = false;
+                    String::new()
+                }
+            };
+            let category_text = table.get(fields, "category");
+            let category = categories.parse(category_text);
+            if category.is_none() {
+                problems.push(LineProblem::new(
+                    line,
+                    Some("category"),
+                    "member.category_invalid",
+                    format!(
+                        "Đối tượng \"{category_text}\" không hợp lệ. Dùng một trong: {}.",
+                        Category::codes()
+                    ),
+                ));
+                ok = false;
+            }
+            let unit_code = match fast_code(table.get(fields, "unit_code")) {
+                Ok(c) => c,
+                Err(e) => {
+                    problems.push(LineProblem::new(
+                        line,
+                        Some("unit_code"),
+                        "member.unit_invalid",
+                        text_error_message("Mã đơn vị", &e),
+                    ));
+                    ok = false;
+                    String::new()
+                }
+            };
+            if !code.is_empty() {
+                match seen.entry(code) {
+                    std::collections::hash_map::Entry::Occupied(first) => {
+                        problems.push(LineProblem::new(
+                            line,
+                            Some("member_code"),
+                            "member.code_duplicate",
+                            format!(
+                                "Mã thành viên \"{}\" trùng với dòng {}.",
+                                first.key(),
+                                first.get()
+                            ),
+                        ));
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        // Rows are only kept while the file is still valid.
+                        if ok && problems.total == 0 {
+                            rows.push(MemberRow {
+                                line,
+                                code: slot.key().clone(),
+                                full_name,
+                                category: category.expect("checked above"),
+                                unit_code,
+                            });
+                            if rows.len() >= chunk {
+                                emit(std::mem::replace(
+                                    &mut rows,
+                                    Vec::with_capacity(chunk.min(MEMBER_CHUNK)),
+                                ));
+                            }
+                        }
+                        slot.insert(line);
+                    }
+                }
+            }
+        },
     )?;
-    let mut problems = Problems::default();
-    let mut rows = Vec::with_capacity(table.records.len());
-    let mut seen: HashMap<String, u64> = HashMap::with_capacity(table.records.len());
-    for (line, fields) in &table.records {
-        let line = *line;
-        if !check_width(&table, line, fields, &mut problems) {
-            continue;
+    if problems.total == 0 && !rows.is_empty() {
+        emit(rows);
+    }
+    problems
+        .finish(Vec::<()>::new(), header.ignored)
+        .map(|p| p.ignored_columns)
+}
+
+/// [`parse_code`], without its Unicode work for the plain ASCII codes that
+/// nearly every row has (same result: NFC and whitespace cleaning leave them
+/// as they are).
+fn fast_code(input: &str) -> Result<String, super::TextError> {
+    if !input.is_empty()
+        && input.len() <= 64
+        && input
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Ok(input.to_string());
+    }
+    parse_code(input)
+}
+
+/// [`parse_name`], skipping the normalisation when the name is already NFC
+/// with single spaces between words (what [`super::text::clean`] would give).
+fn fast_name(input: &str, max_chars: usize) -> Result<String, super::TextError> {
+    let clean_spacing = !input.starts_with(' ')
+        && !input.ends_with(' ')
+        && !input.contains("  ")
+        && !input
+            .chars()
+            .any(|c| c != ' ' && (c.is_whitespace() || c.is_control()));
+    if !input.is_empty()
+        && clean_spacing
+        && unicode_normalization::is_nfc_quick(input.chars())
+            == unicode_normalization::IsNormalized::Yes
+        && input.chars().count() <= max_chars
+    {
+        return Ok(input.to_string());
+    }
+    parse_name(input, max_chars)
+}
+
+/// Categories as written in a file: a handful of distinct spellings, each
+/// folded and matched once instead of on every row.
+#[derive(Default)]
+struct CategoryCache(Vec<(String, Option<Category>)>);
+
+impl CategoryCache {
+    fn parse(&mut self, input: &str) -> Option<Category> {
+        if let Some((_, c)) = self.0.iter().find(|(s, _)| s == input) {
+            return *c;
         }
-        let mut ok = true;
-        let code = match parse_code(table.get(fields, "member_code")) {
-            Ok(c) => c,
-            Err(e) => {
-                problems.push(LineProblem::new(
-                    line,
-                    Some("member_code"),
-                    "member.code_invalid",
-                    text_error_message("Mã thành viên", &e),
-                ));
-                ok = false;
-                String::new()
-            }
-        };
-        let full_name = match parse_name(table.get(fields, "full_name"), 120) {
-            Ok(n) => n,
-            Err(e) => {
-                problems.push(LineProblem::new(
-                    line,
-                    Some("full_name"),
-                    "member.name_invalid",
-                    text_error_message("Họ và tên", &e),
-                ));
-                ok = false;
-                String::new()
-            }
-        };
-        let category_text = table.get(fields, "category");
-        let category = Category::parse(category_text);
-        if category.is_none() {
-            problems.push(LineProblem::new(
-                line,
-                Some("category"),
-                "member.category_invalid",
-                format!(
-                    "Đối tượng \"{category_text}\" không hợp lệ. Dùng một trong: {}.",
-                    Category::codes()
-                ),
-            ));
-            ok = false;
+        let parsed = Category::parse(input);
+        if self.0.len() < 32 {
+            self.0.push((input.to_string(), parsed));
         }
-        let unit_code = match parse_code(table.get(fields, "unit_code")) {
-            Ok(c) => c,
-            Err(e) => {
-                problems.push(LineProblem::new(
-                    line,
-                    Some("unit_code"),
-                    "member.unit_invalid",
-                    text_error_message("Mã đơn vị", &e),
-                ));
-                ok = false;
-                String::new()
-            }
-        };
-        if !code.is_empty() {
-            if let Some(first) = seen.get(&code) {
-                problems.push(LineProblem::new(
-                    line,
-                    Some("member_code"),
-                    "member.code_duplicate",
-                    format!("Mã thành viên \"{code}\" trùng với dòng {first}."),
-                ));
-                ok = false;
-            } else {
-                seen.insert(code.clone(), line);
-            }
-        }
-        if ok {
-            rows.push(MemberRow {
-                line,
-                code,
-                full_name,
-                category: category.expect("checked above"),
-                unit_code,
-            });
+        parsed
+    }
+}
+
+/// The search and sort keys of imported names — exactly [`text::fold`] and
+/// [`text::person_sort_key`] — put together from a cache of their words: a
+/// national roster has millions of names but only thousands of distinct
+/// words, and both keys are made word by word.
+#[derive(Default)]
+pub struct NameKeys {
+    words: HashMap<String, WordKeys>,
+}
+
+struct WordKeys {
+    folded: String,
+    /// The two halves of the word's [`text::collation_key`]: letters, tones.
+    primary: String,
+    tones: String,
+}
+
+impl WordKeys {
+    fn of(word: &str) -> WordKeys {
+        let key = text::collation_key(word);
+        // "{letters} |{tones}": letters of one word hold no space.
+        let (primary, tones) = key.split_once(" |").unwrap_or((&key, ""));
+        WordKeys {
+            folded: text::fold(word),
+            primary: primary.to_string(),
+            tones: tones.to_string(),
         }
     }
-    problems.finish(rows, table.ignored)
+}
+
+impl NameKeys {
+    /// Bound on the words remembered (a few MB).
+    const MAX_WORDS: usize = 200_000;
+
+    /// (search key, sort key) of a name as [`parse_name`] returns it: NFC,
+    /// words separated by single spaces.
+    pub fn keys(&mut self, name: &str) -> (String, String) {
+        if self.words.len() > Self::MAX_WORDS {
+            self.words.clear();
+        }
+        for word in name.split(' ') {
+            if !self.words.contains_key(word) {
+                self.words.insert(word.to_string(), WordKeys::of(word));
+            }
+        }
+        let mut search = String::with_capacity(name.len());
+        for word in name.split(' ') {
+            let folded = &self.words[word].folded;
+            // A word of lone combining marks folds to nothing, as in `fold`.
+            if !folded.is_empty() {
+                if !search.is_empty() {
+                    search.push(' ');
+                }
+                search.push_str(folded);
+            }
+        }
+        // Given name first, then family and middle names (person_sort_key).
+        let (rest, given) = name.rsplit_once(' ').unwrap_or(("", name));
+        let given = &self.words[given];
+        let mut sort = String::with_capacity(name.len() * 3 + 4);
+        sort.push_str(&given.primary);
+        sort.push(' ');
+        for (i, word) in rest.split(' ').filter(|w| !w.is_empty()).enumerate() {
+            if i > 0 {
+                sort.push('!');
+            }
+            sort.push_str(&self.words[word].primary);
+        }
+        sort.push_str(" |");
+        sort.push_str(&given.tones);
+        for word in rest.split(' ').filter(|w| !w.is_empty()) {
+            sort.push_str(&self.words[word].tones);
+        }
+        (search, sort)
+    }
 }
 
 #[cfg(test)]
@@ -594,6 +790,27 @@ mod tests {
         let problems = parse_members(b"member_code,full_name\n\xff\xfe,x\n", 10).unwrap_err();
         assert_eq!(problems[0].code, "import.encoding");
         assert_eq!(problems[0].line, 2);
+    }
+
+    #[test]
+    fn name_keys_from_cached_words_equal_the_text_functions() {
+        let mut keys = NameKeys::default();
+        for name in [
+            "Nguyễn Văn An",
+            "Đặng Thị Ánh",
+            "An",
+            "Hoàng Đức",
+            "Nguyễn Văn An",
+            "Lê Văn An (đổi) 12",
+            "ĐẶNG THỊ ÁNH",
+            "Ma Thị Phương",
+        ] {
+            assert_eq!(
+                keys.keys(name),
+                (text::fold(name), text::person_sort_key(name)),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Members: each unit's roster.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::domain::import::{LineProblem, MemberRow};
+use tokio::sync::mpsc;
+
+use crate::domain::import::{self, LineProblem, MemberRow};
 use crate::domain::{Category, text, time};
 
-use super::{BeginWrite, Db, Page, Scope, on_pool};
+use super::{Db, Page, Scope, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemberRecord {
@@ -50,15 +53,14 @@ pub struct MemberFields {
 pub struct MemberImportReport {
     pub created: u64,
     pub updated: u64,
+    /// Header columns of the file that were not recognised.
+    pub ignored_columns: Vec<String>,
 }
 
 const FILTER: &str = " WHERE u.path >= $1 AND u.path < $2 AND u.path >= $3 AND u.path < $4 \
      AND ($5 IS NULL OR m.unit_id = $5) \
      AND ($6 IS NULL OR m.name_search LIKE $6 ESCAPE '\\' OR m.code = $7) \
      AND ($8 IS NULL OR m.category = $8)";
-
-/// Rows per multi-row INSERT: well under SQLite's bound-parameter limit.
-const INSERT_CHUNK: usize = 1000;
 
 impl Db {
     pub async fn member_by_code(&self, code: &str) -> Result<Option<MemberRecord>, sqlx::Error> {
@@ -161,31 +163,127 @@ impl Db {
         }
     }
 
-    /// Applies a parsed roster CSV in one transaction: unknown units, units
-    /// outside the caller's scope and codes already used outside it reject
-    /// the whole file. Existing codes are updated (name, category, unit).
+    /// Applies parsed roster rows in one transaction (see [`Db::import_members_csv`]).
     pub async fn import_members(
         &self,
         rows: &[MemberRow],
         scope: &Scope,
     ) -> Result<Result<MemberImportReport, Vec<LineProblem>>, sqlx::Error> {
-        let now = time::now_ms();
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let units: Vec<(i64, String, String)> =
-                sqlx::query_as("SELECT id, code, path FROM units")
-                    .fetch_all(&mut *tx)
-                    .await?;
-            let units: HashMap<String, (i64, String)> = units
-                .into_iter()
-                .map(|(id, code, path)| (code, (id, path)))
-                .collect();
-            let mut problems = Vec::new();
-            for row in rows {
+        let chunks: Vec<&[MemberRow]> = rows.chunks(import::MEMBER_CHUNK).collect();
+        let (tx, rx) = std::sync::mpsc::sync_channel(chunks.len());
+        for chunk in chunks {
+            let _ = tx.send(chunk.to_vec());
+        }
+        drop(tx);
+        let parsed = std::future::ready(Ok(Vec::new()));
+        self.write_members(rx, parsed, scope, rows.len()).await
+    }
+
+    /// Imports a roster CSV, all or nothing. Reading, preparing and writing
+    /// overlap — a thread reads and checks the file, a second one makes the
+    /// names' search and sort keys and finds each row's unit, the writer
+    /// writes — and memory stays bounded by a few chunks in flight.
+    /// Problems in the file reject it first; then unknown units, units
+    /// outside the caller's scope and codes already used outside it reject
+    /// it. Existing codes are updated (name, category, unit).
+    pub async fn import_members_csv(
+        &self,
+        bytes: impl AsRef<[u8]> + Send + 'static,
+        max_rows: usize,
+        scope: &Scope,
+    ) -> Result<Result<MemberImportReport, Vec<LineProblem>>, sqlx::Error> {
+        let lines = bytes.as_ref().iter().filter(|b| **b == b'\n').count();
+        let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Vec<MemberRow>>(2);
+        let reader = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let outcome =
+                import::scan_members(bytes.as_ref(), max_rows, import::MEMBER_CHUNK, |rows| {
+                    // The writer gone (a database error) leaves nothing to feed.
+                    let _ = raw_tx.send(rows);
+                });
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "roster read");
+            outcome
+        });
+        let parsed = async move {
+            reader.await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "roster reader failed");
+                Err(vec![LineProblem::new(
+                    0,
+                    None,
+                    "import.failed",
+                    "Không đọc được tệp.",
+                )])
+            })
+        };
+        self.write_members(raw_rx, parsed, scope, lines).await
+    }
+
+    /// The writer of an import: takes rows as they come, writes them in one
+    /// transaction, and commits only if the file turned out valid (`parsed`)
+    /// and every row's unit was found.
+    async fn write_members(
+        &self,
+        rows: std::sync::mpsc::Receiver<Vec<MemberRow>>,
+        parsed: impl Future<Output = Result<Vec<String>, Vec<LineProblem>>> + Send,
+        scope: &Scope,
+        expected_rows: usize,
+    ) -> Result<Result<MemberImportReport, Vec<LineProblem>>, sqlx::Error> {
+        let started = std::time::Instant::now();
+        let result = match self {
+            Db::Sqlite(pool) => sqlite_import(pool, rows, parsed, scope, expected_rows).await,
+            Db::Postgres(pool) => postgres_import(pool, rows, parsed, scope).await,
+        };
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "roster written");
+        result
+    }
+}
+
+/// Units by code: (id, path).
+type UnitMap = HashMap<String, (i64, String)>;
+
+const SELECT_UNITS: &str = "SELECT id, code, path FROM units";
+
+fn unit_map(units: Vec<(i64, String, String)>) -> Arc<UnitMap> {
+    Arc::new(
+        units
+            .into_iter()
+            .map(|(id, code, path)| (code, (id, path)))
+            .collect(),
+    )
+}
+
+/// Rows of a roster import ready to write: with their search and sort keys
+/// and their unit's id, or the problems of rows whose unit is not found.
+struct Prepared {
+    rows: Vec<MemberRow>,
+    /// (name_search, sort_key) of each row.
+    keys: Vec<(String, String)>,
+    unit_ids: Vec<i64>,
+    problems: Vec<LineProblem>,
+}
+
+/// Prepares chunks on a thread of its own, beside the reader and the writer.
+fn spawn_preparer(
+    raw: std::sync::mpsc::Receiver<Vec<MemberRow>>,
+    units: Arc<UnitMap>,
+    scope: Scope,
+) -> mpsc::Receiver<Prepared> {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::task::spawn_blocking(move || {
+        let mut names = import::NameKeys::default();
+        for rows in raw {
+            let mut prepared = Prepared {
+                keys: Vec::with_capacity(rows.len()),
+                unit_ids: Vec::with_capacity(rows.len()),
+                problems: Vec::new(),
+                rows: Vec::new(),
+            };
+            for row in &rows {
+                prepared.keys.push(names.keys(&row.full_name));
                 match units.get(&row.unit_code) {
-                    Some((_, path)) if scope.contains(path) => {}
+                    Some((id, path)) if scope.contains(path) => prepared.unit_ids.push(*id),
                     // Outside the scope reads exactly like unknown: no enumeration.
-                    _ => problems.push(LineProblem::new(
+                    _ => prepared.problems.push(LineProblem::new(
                         row.line,
                         Some("unit_code"),
                         "unit.not_found",
@@ -196,10 +294,113 @@ impl Db {
                     )),
                 }
             }
-            if scope != &Scope::All && problems.is_empty() {
+            prepared.rows = rows;
+            if tx.blocking_send(prepared).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// What the writer learns while rows stream in.
+#[derive(Default)]
+struct Checked {
+    problems: Vec<LineProblem>,
+    rows: u64,
+}
+
+impl Checked {
+    /// Takes in a chunk's problems; true when the file is still valid.
+    fn take(&mut self, chunk: &mut Prepared) -> bool {
+        self.rows += chunk.rows.len() as u64;
+        let valid = self.problems.is_empty() && chunk.problems.is_empty();
+        // Lines grow: the first problems found are the ones listed.
+        if self.problems.len() < import::MAX_LISTED_PROBLEMS {
+            self.problems.append(&mut chunk.problems);
+        }
+        valid
+    }
+}
+
+fn code_taken(code: &str, line: u64) -> LineProblem {
+    LineProblem::new(
+        line,
+        Some("member_code"),
+        "member.code_taken",
+        format!("Mã thành viên \"{code}\" đã thuộc một đơn vị ngoài phạm vi của bạn."),
+    )
+}
+
+/// The final answer of an import once every row went through.
+fn conclude(
+    parsed: Result<Vec<String>, Vec<LineProblem>>,
+    mut checked: Checked,
+    created: u64,
+) -> Result<MemberImportReport, Vec<LineProblem>> {
+    // Problems in the file come first: units are only judged on a valid file.
+    let ignored_columns = parsed?;
+    if !checked.problems.is_empty() {
+        checked.problems.sort_by_key(|p| p.line);
+        checked.problems.truncate(import::MAX_LISTED_PROBLEMS);
+        return Err(checked.problems);
+    }
+    Ok(MemberImportReport {
+        created,
+        updated: checked.rows - created,
+        ignored_columns,
+    })
+}
+
+const UPSERT_SET: &str = " ON CONFLICT (code) DO UPDATE SET full_name = excluded.full_name, name_search = excluded.name_search, \
+     sort_key = excluded.sort_key, category = excluded.category, unit_id = excluded.unit_id, updated_at = excluded.updated_at";
+
+/// Rows per INSERT on SQLite: 6 bound values each, under the 32,766 limit.
+const SQLITE_ROWS_PER_INSERT: usize = 4096;
+
+/// Imports at least this big, and bigger than the table, rebuild the roster's
+/// sort index once at the end instead of updating it row by row.
+const REBUILD_INDEX_FROM: usize = 100_000;
+
+async fn sqlite_import(
+    pool: &sqlx::SqlitePool,
+    raw: std::sync::mpsc::Receiver<Vec<MemberRow>>,
+    parsed: impl Future<Output = Result<Vec<String>, Vec<LineProblem>>> + Send,
+    scope: &Scope,
+    expected_rows: usize,
+) -> Result<Result<MemberImportReport, Vec<LineProblem>>, sqlx::Error> {
+    use sqlx::Connection;
+    let now = time::now_ms();
+    let mut conn = pool.acquire().await?;
+    // A big import touches far more index pages than the default 2 MB cache.
+    let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query("PRAGMA cache_size = -262144")
+        .execute(&mut *conn)
+        .await?;
+    let result = async {
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let units = unit_map(sqlx::query_as(SELECT_UNITS).fetch_all(&mut *tx).await?);
+        let mut incoming = spawn_preparer(raw, units, scope.clone());
+        let before: i64 = sqlx::query_scalar("SELECT count(*) FROM members")
+            .fetch_one(&mut *tx)
+            .await?;
+        let rebuild = expected_rows >= REBUILD_INDEX_FROM && expected_rows as i64 > before;
+        if rebuild {
+            sqlx::query("DROP INDEX members_unit")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut checked = Checked::default();
+        let (lo, hi) = scope.path_range();
+        while let Some(mut chunk) = incoming.recv().await {
+            if !checked.take(&mut chunk) {
+                continue; // rejected: only the remaining problems matter now
+            }
+            if scope != &Scope::All {
                 // A manager may only update members already inside the subtree.
-                let (lo, hi) = scope.path_range();
-                for chunk in rows.chunks(INSERT_CHUNK) {
+                for part in chunk.rows.chunks(SQLITE_ROWS_PER_INSERT) {
                     let mut qb = sqlx::QueryBuilder::new(
                         "SELECT m.code FROM members m JOIN units u ON u.id = m.unit_id WHERE (u.path < ",
                     );
@@ -208,57 +409,171 @@ impl Db {
                         .push_bind(&hi)
                         .push(") AND m.code IN (");
                     let mut list = qb.separated(", ");
-                    for row in chunk {
-                        list.push_bind(&row.code);
+                    for row in part {
+                        list.push_bind(row.code.as_str());
                     }
                     qb.push(")");
-                    let outside: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+                    let outside: Vec<String> =
+                        qb.build_query_scalar().fetch_all(&mut *tx).await?;
                     let lines: HashMap<&str, u64> =
-                        chunk.iter().map(|r| (r.code.as_str(), r.line)).collect();
-                    for code in outside {
-                        let line = lines.get(code.as_str()).copied().unwrap_or(0);
-                        problems.push(LineProblem::new(line, Some("member_code"), "member.code_taken", format!("Mã thành viên \"{code}\" đã thuộc một đơn vị ngoài phạm vi của bạn.")));
-                    }
+                        part.iter().map(|r| (r.code.as_str(), r.line)).collect();
+                    checked.problems.extend(
+                        outside
+                            .iter()
+                            .map(|c| code_taken(c, lines.get(c.as_str()).copied().unwrap_or(0))),
+                    );
+                }
+                if !checked.problems.is_empty() {
+                    continue;
                 }
             }
-            if !problems.is_empty() {
-                problems.sort_by_key(|p| p.line);
-                problems.truncate(crate::domain::import::MAX_LISTED_PROBLEMS);
-                return Ok(Err(problems));
-            }
-            let before: i64 = sqlx::query_scalar("SELECT count(*) FROM members")
-                .fetch_one(&mut *tx)
-                .await?;
-            for chunk in rows.chunks(INSERT_CHUNK) {
+            let rows: Vec<_> = (0..chunk.rows.len()).collect();
+            for part in rows.chunks(SQLITE_ROWS_PER_INSERT) {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO members (code, full_name, name_search, sort_key, category, unit_id, created_at, updated_at) ",
                 );
-                qb.push_values(chunk, |mut b, row| {
-                    let unit_id = units[&row.unit_code].0;
-                    b.push_bind(&row.code)
-                        .push_bind(&row.full_name)
-                        .push_bind(text::fold(&row.full_name))
-                        .push_bind(text::person_sort_key(&row.full_name))
+                qb.push_values(part, |mut b, &i| {
+                    let (row, (search, sort)) = (&chunk.rows[i], &chunk.keys[i]);
+                    // Borrowed, not copied: the rows outlive the statement.
+                    b.push_bind(row.code.as_str())
+                        .push_bind(row.full_name.as_str())
+                        .push_bind(search.as_str())
+                        .push_bind(sort.as_str())
                         .push_bind(row.category.code())
-                        .push_bind(unit_id)
-                        .push_bind(now)
-                        .push_bind(now);
+                        .push_bind(chunk.unit_ids[i])
+                        .push(now)
+                        .push(now);
                 });
-                qb.push(
-                    " ON CONFLICT (code) DO UPDATE SET full_name = excluded.full_name, name_search = excluded.name_search, \
-                     sort_key = excluded.sort_key, category = excluded.category, unit_id = excluded.unit_id, updated_at = excluded.updated_at",
-                );
+                qb.push(UPSERT_SET);
                 qb.build().execute(&mut *tx).await?;
             }
-            let after: i64 = sqlx::query_scalar("SELECT count(*) FROM members")
-                .fetch_one(&mut *tx)
+        }
+        let parsed = parsed.await;
+        if parsed.is_err() || !checked.problems.is_empty() {
+            tx.rollback().await?;
+            return Ok(conclude(parsed, checked, 0));
+        }
+        if rebuild {
+            sqlx::query("CREATE INDEX members_unit ON members (unit_id, sort_key)")
+                .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
-            let created = (after - before) as u64;
-            Ok(Ok(MemberImportReport {
-                created,
-                updated: rows.len() as u64 - created,
-            }))
-        })
+        }
+        let after: i64 = sqlx::query_scalar("SELECT count(*) FROM members")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(conclude(parsed, checked, (after - before) as u64))
     }
+    .await;
+    let _ = sqlx::query(&format!("PRAGMA cache_size = {cache}"))
+        .execute(&mut *conn)
+        .await;
+    result
+}
+
+/// Appends `value` to COPY text data, escaping what the format reserves.
+fn copy_field(buf: &mut Vec<u8>, value: &str) {
+    for b in value.bytes() {
+        match b {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            _ => buf.push(b),
+        }
+    }
+}
+
+/// COPY data is sent in pieces of about this many bytes.
+const COPY_BUFFER: usize = 1 << 20;
+
+/// PostgreSQL: rows stream into a temporary table with `COPY` (no statement
+/// per row or per thousand rows), then one `INSERT … SELECT … ON CONFLICT`
+/// applies them.
+async fn postgres_import(
+    pool: &sqlx::PgPool,
+    raw: std::sync::mpsc::Receiver<Vec<MemberRow>>,
+    parsed: impl Future<Output = Result<Vec<String>, Vec<LineProblem>>> + Send,
+    scope: &Scope,
+) -> Result<Result<MemberImportReport, Vec<LineProblem>>, sqlx::Error> {
+    use std::io::Write;
+    let now = time::now_ms();
+    let mut tx = pool.begin().await?;
+    let units = unit_map(sqlx::query_as(SELECT_UNITS).fetch_all(&mut *tx).await?);
+    let mut incoming = spawn_preparer(raw, units, scope.clone());
+    sqlx::query(
+        "CREATE TEMPORARY TABLE member_import (line BIGINT NOT NULL, code TEXT NOT NULL, \
+         full_name TEXT NOT NULL, name_search TEXT NOT NULL, sort_key TEXT NOT NULL, \
+         category TEXT NOT NULL, unit_id BIGINT NOT NULL) ON COMMIT DROP",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut checked = Checked::default();
+    let mut copy = tx.copy_in_raw("COPY member_import FROM STDIN").await?;
+    let mut buf = Vec::with_capacity(COPY_BUFFER + 64 * 1024);
+    while let Some(mut chunk) = incoming.recv().await {
+        if !checked.take(&mut chunk) {
+            continue; // rejected: only the remaining problems matter now
+        }
+        for ((row, (search, sort)), unit_id) in
+            chunk.rows.iter().zip(&chunk.keys).zip(&chunk.unit_ids)
+        {
+            let _ = write!(buf, "{}\t", row.line);
+            copy_field(&mut buf, &row.code);
+            buf.push(b'\t');
+            copy_field(&mut buf, &row.full_name);
+            buf.push(b'\t');
+            copy_field(&mut buf, search);
+            buf.push(b'\t');
+            copy_field(&mut buf, sort);
+            let _ = writeln!(buf, "\t{}\t{unit_id}", row.category.code());
+            if buf.len() >= COPY_BUFFER {
+                copy.send(buf.as_slice()).await?;
+                buf.clear();
+            }
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf.as_slice()).await?;
+    }
+    copy.finish().await?;
+    let parsed = parsed.await;
+    if parsed.is_ok() && checked.problems.is_empty() && scope != &Scope::All {
+        // A manager may only update members already inside the subtree.
+        let (lo, hi) = scope.path_range();
+        let outside: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT t.code, t.line FROM member_import t JOIN members m ON m.code = t.code \
+             JOIN units u ON u.id = m.unit_id WHERE u.path < $1 OR u.path >= $2 \
+             ORDER BY t.line LIMIT $3",
+        )
+        .bind(&lo)
+        .bind(&hi)
+        .bind(import::MAX_LISTED_PROBLEMS as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        checked.problems.extend(
+            outside
+                .iter()
+                .map(|(code, line)| code_taken(code, *line as u64)),
+        );
+    }
+    if parsed.is_err() || !checked.problems.is_empty() {
+        tx.rollback().await?;
+        return Ok(conclude(parsed, checked, 0));
+    }
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM members")
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO members (code, full_name, name_search, sort_key, category, unit_id, created_at, updated_at) \
+         SELECT code, full_name, name_search, sort_key, category, unit_id, $1, $1 FROM member_import{UPSERT_SET}"
+    ))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM members")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(conclude(parsed, checked, (after - before) as u64))
 }

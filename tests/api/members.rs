@@ -299,3 +299,35 @@ async fn a_large_roster_imports_in_one_request() {
         ["90012345"]
     );
 }
+
+/// A roster big enough for the bulk path (SQLite rebuilds its sort index,
+/// PostgreSQL streams with COPY) with one bad row at its end: nothing of it
+/// is written, the index is back, and a later import still works.
+#[tokio::test]
+async fn a_bad_last_row_rejects_a_big_roster_whole() {
+    let (_app, org) = seeded().await;
+    let rows = 100_000;
+    let mut csv = String::from("member_code,full_name,category,unit_code\n");
+    for i in 0..rows {
+        csv.push_str(&format!("8{i:07},Trần Văn Bình {i},cadre,{CELL_A}\n"));
+    }
+    let valid = csv.clone();
+    csv.push_str("8999999,Người Lạc,guest,KHONG-CO\n");
+    csv.push_str("80000007,Trùng Mã,guest,05800\n");
+    let problems = org.import_members(csv.clone()).await.import_problems();
+    assert_eq!(problems, [(rows + 3, "member.code_duplicate".to_string())]);
+    csv.truncate(csv.len() - "80000007,Trùng Mã,guest,05800\n".len());
+    let problems = org.import_members(csv).await.import_problems();
+    assert_eq!(problems, [(rows + 2, "unit.not_found".to_string())]);
+    assert_eq!(org.members(&[]).await.expect(200)["total"], MEMBER_COUNT);
+    org.member("80000000").await.error(404, "member.not_found");
+
+    let report = org.import_members(valid).await.expect(200);
+    assert_eq!(report["created"], rows);
+    let page = org
+        .members(&[("unit", CELL_A), ("q", "binh 42424"), ("limit", "5")])
+        .await
+        .expect(200);
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["code"], "80042424");
+}
