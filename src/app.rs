@@ -41,6 +41,7 @@ struct Inner {
     hub: Arc<LiveHub>,
     checkins: CheckinWriter,
     hot: HotCache,
+    connection_notes: crate::ws::connections::ConnectionNotes,
     webhooks: crate::webhooks::Webhooks,
     shutdown: tokio::sync::watch::Receiver<bool>,
     open_sockets: Arc<std::sync::atomic::AtomicUsize>,
@@ -91,6 +92,11 @@ impl AppState {
     /// Short-lived copies of sessions and points for the check-in path.
     pub fn hot(&self) -> &HotCache {
         &self.0.hot
+    }
+
+    /// Console connections, written in batches.
+    pub fn connection_notes(&self) -> &crate::ws::connections::ConnectionNotes {
+        &self.0.connection_notes
     }
 
     /// Where check-ins go to be recorded (in batches).
@@ -192,6 +198,7 @@ pub fn build(
     let metrics_on_main = config.metrics_on_main;
     let hub = Arc::new(LiveHub::default());
     let checkins = CheckinWriter::spawn(db.clone(), hub.clone());
+    let connection_notes = crate::ws::connections::ConnectionNotes::spawn(db.clone());
     let state = AppState(Arc::new(Inner {
         db,
         config,
@@ -203,6 +210,7 @@ pub fn build(
         hub,
         checkins,
         hot: HotCache::default(),
+        connection_notes,
         webhooks: Default::default(),
         shutdown,
         open_sockets: Arc::default(),

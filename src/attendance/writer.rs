@@ -9,12 +9,13 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::domain::CheckinMethod;
 use crate::live::hub::LiveHub;
 use crate::store::Db;
 use crate::store::checkin_batch::{BatchError, BatchItem, BatchOutcome, MAX_BATCH};
+use crate::store::checkin_sqlite::SqliteCheckins;
 use crate::store::checkins;
 use crate::store::members::MemberRecord;
 
@@ -49,11 +50,14 @@ impl CheckinWriter {
     /// takes a few transactions at once.
     pub fn spawn(db: Db, hub: Arc<LiveHub>) -> CheckinWriter {
         let (queue, rx) = mpsc::channel(QUEUE);
-        let parallel = match db {
-            Db::Sqlite(_) => 1,
-            Db::Postgres(_) => 4,
+        let (recorder, parallel) = match &db {
+            Db::Sqlite(pool) => match sqlite_thread(pool.connect_options().get_filename(), &hub) {
+                Some(thread) => (Recorder::SqliteThread(thread), 1),
+                None => (Recorder::Sqlx(db.clone()), 1),
+            },
+            Db::Postgres(_) => (Recorder::Sqlx(db.clone()), 4),
         };
-        tokio::spawn(dispatch(db.clone(), hub, rx, parallel));
+        tokio::spawn(dispatch(recorder, hub, rx, parallel));
         CheckinWriter { queue, db }
     }
 
@@ -82,7 +86,103 @@ impl CheckinWriter {
     }
 }
 
-async fn dispatch(db: Db, hub: Arc<LiveHub>, mut rx: mpsc::Receiver<Job>, parallel: usize) {
+/// Where batches are recorded.
+enum Recorder {
+    /// Through the pool (PostgreSQL, or SQLite in memory).
+    Sqlx(Db),
+    /// On the SQLite writer thread, which holds the permit until done.
+    SqliteThread(std::sync::mpsc::Sender<(Vec<Job>, OwnedSemaphorePermit)>),
+}
+
+/// Starts the thread that records batches on its own SQLite connection
+/// (see `store::checkin_sqlite`); `None` for a database without a file.
+fn sqlite_thread(
+    path: &std::path::Path,
+    hub: &Arc<LiveHub>,
+) -> Option<std::sync::mpsc::Sender<(Vec<Job>, OwnedSemaphorePermit)>> {
+    let name = path.to_string_lossy();
+    if name.is_empty() || name.starts_with(':') || name.contains("mode=memory") {
+        return None;
+    }
+    let mut conn = match SqliteCheckins::open(path) {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::warn!(error = %e, "check-in writer falls back to the pool");
+            return None;
+        }
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<(Vec<Job>, OwnedSemaphorePermit)>();
+    let hub = hub.clone();
+    std::thread::Builder::new()
+        .name("checkin-writer".into())
+        .spawn(move || {
+            while let Ok((jobs, slot)) = rx.recv() {
+                record_on_thread(&mut conn, &hub, jobs);
+                drop(slot);
+            }
+        })
+        .ok()?;
+    Some(tx)
+}
+
+fn record_on_thread(conn: &mut SqliteCheckins, hub: &LiveHub, jobs: Vec<Job>) {
+    metrics::histogram!("diemcau_checkin_batch_size").record(jobs.len() as f64);
+    let items: Vec<BatchItem> = jobs.iter().map(|j| j.item.clone()).collect();
+    let result = conn.record(
+        &items,
+        |i, member| super::membership_refusal(member, &jobs[i].scope_path),
+        |i, member, recorded| super::answer_text(&jobs[i].item, jobs[i].method, member, recorded),
+    );
+    match result {
+        Ok((outcomes, point_counts)) => deliver(hub, jobs, outcomes, &point_counts),
+        Err(err) if jobs.len() > 1 => {
+            tracing::warn!(error = %err, size = jobs.len(), "check-in batch failed; retrying one by one");
+            for job in jobs {
+                record_on_thread(conn, hub, vec![job]);
+            }
+        }
+        Err(err) => {
+            for job in jobs {
+                let _ = job.reply.send(Err(sqlx::Error::Protocol(err.to_string())));
+            }
+        }
+    }
+}
+
+/// Tells the live figures, then answers each caller (the batch is durable).
+fn deliver(
+    hub: &LiveHub,
+    jobs: Vec<Job>,
+    outcomes: Vec<BatchOutcome>,
+    point_counts: &std::collections::HashMap<i64, i64>,
+) {
+    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+        if let BatchOutcome::Recorded {
+            member,
+            recorded: checkins::Recorded::New { id, .. },
+            ..
+        } = &outcome
+        {
+            publish(hub, &job, member, *id);
+        }
+        let point_count = job
+            .item
+            .point_id
+            .filter(|_| job.item.want_point_count)
+            .map(|p| point_counts.get(&p).copied().unwrap_or(0));
+        let _ = job.reply.send(Ok(Recorded {
+            outcome,
+            point_count,
+        }));
+    }
+}
+
+async fn dispatch(
+    recorder: Recorder,
+    hub: Arc<LiveHub>,
+    mut rx: mpsc::Receiver<Job>,
+    parallel: usize,
+) {
     let slots = Arc::new(Semaphore::new(parallel));
     loop {
         // Wait for a free slot first, so that check-ins pile up meanwhile
@@ -101,11 +201,20 @@ async fn dispatch(db: Db, hub: Arc<LiveHub>, mut rx: mpsc::Receiver<Job>, parall
                 Err(_) => break,
             }
         }
-        let (db, hub) = (db.clone(), hub.clone());
-        tokio::spawn(async move {
-            run_batch(&db, &hub, jobs).await;
-            drop(slot);
-        });
+        match &recorder {
+            Recorder::Sqlx(db) => {
+                let (db, hub) = (db.clone(), hub.clone());
+                tokio::spawn(async move {
+                    run_batch(&db, &hub, jobs).await;
+                    drop(slot);
+                });
+            }
+            Recorder::SqliteThread(thread) => {
+                if thread.send((jobs, slot)).is_err() {
+                    return; // the thread died: callers get errors, nothing is acknowledged
+                }
+            }
+        }
     }
 }
 
@@ -122,27 +231,7 @@ async fn run_batch(db: &Db, hub: &LiveHub, jobs: Vec<Job>) {
         )
         .await;
     match result {
-        Ok((outcomes, point_counts)) => {
-            for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                if let BatchOutcome::Recorded {
-                    member,
-                    recorded: checkins::Recorded::New { id, .. },
-                    ..
-                } = &outcome
-                {
-                    publish(hub, &job, member, *id);
-                }
-                let point_count = job
-                    .item
-                    .point_id
-                    .filter(|_| job.item.want_point_count)
-                    .map(|p| point_counts.get(&p).copied().unwrap_or(0));
-                let _ = job.reply.send(Ok(Recorded {
-                    outcome,
-                    point_count,
-                }));
-            }
-        }
+        Ok((outcomes, point_counts)) => deliver(hub, jobs, outcomes, &point_counts),
         Err(err) if jobs.len() > 1 => {
             // One bad item must not fail the others: take them one by one.
             tracing::warn!(error = %err, size = jobs.len(), "check-in batch failed; retrying one by one");

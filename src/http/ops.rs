@@ -10,7 +10,9 @@ use serde::Serialize;
 use crate::app::AppState;
 
 pub fn router(metrics_on_main: bool) -> axum::Router<AppState> {
-    let router = axum::Router::new().route("/healthz", get(healthz));
+    let router = axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route("/livez", get(livez));
     if metrics_on_main {
         router.route("/metrics", get(metrics))
     } else {
@@ -39,6 +41,12 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body))
+}
+
+/// 200 while the process serves requests, without touching the database:
+/// for a load balancer's liveness probe (readiness is `/healthz`).
+async fn livez() -> &'static str {
+    "ok"
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod checkin_batch;
+pub mod checkin_sqlite;
 pub mod checkins;
 pub mod flags;
 pub mod hot;

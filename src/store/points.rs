@@ -133,17 +133,24 @@ impl Db {
 
     /// Notes that the point's console connected or disconnected: reports
     /// count the points that connected at all during the session.
-    pub async fn note_point_connection(&self, id: i64) -> Result<(), sqlx::Error> {
+    pub async fn note_point_connections(&self, ids: &[i64]) -> Result<(), sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let now = crate::domain::time::now_ms();
+        let sql = format!(
+            "UPDATE points SET first_connected_at = COALESCE(first_connected_at, $1), last_connected_at = $1 WHERE id IN ({})",
+            (2..ids.len() + 2)
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         on_pool!(self, |pool| {
-            sqlx::query(
-            "UPDATE points SET first_connected_at = COALESCE(first_connected_at, $1), last_connected_at = $1 WHERE id = $2",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(pool)
-        .await
-        .map(|_| ())
+            let mut q = sqlx::query(&sql).bind(now);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.execute(pool).await.map(|_| ())
         })
     }
 

@@ -105,7 +105,7 @@ async fn run(state: AppState, point: PointRecord, mut socket: WebSocket) {
     let _guard = state.track_socket();
     let presence = state.presence();
     presence.connected(point.id);
-    let _ = state.db().note_point_connection(point.id).await;
+    state.connection_notes().note(point.id).await;
     tracing::info!(point = point.id, "console connected");
     let mut shutdown = state.shutdown_signal();
     let hash_at_start = state
@@ -176,7 +176,7 @@ async fn run(state: AppState, point: PointRecord, mut socket: WebSocket) {
         }
     }
     presence.disconnected(point.id);
-    let _ = state.db().note_point_connection(point.id).await;
+    state.connection_notes().note(point.id).await;
     tracing::info!(point = point.id, "console disconnected");
 }
 

@@ -19,6 +19,21 @@ async fn health_reports_the_database() {
 }
 
 #[tokio::test]
+async fn liveness_answers_without_the_database() {
+    let app = TestApp::start().await;
+    let live = app.anonymous().get("/livez").await;
+    assert_eq!(live.status, 200);
+    assert_eq!(live.text, "ok");
+    // Readiness needs the database; liveness does not.
+    app.db.close().await;
+    assert_eq!(app.anonymous().get("/livez").await.status, 200);
+    let ready = reqwest::get(format!("{}/healthz", app.base_url))
+        .await
+        .expect("healthz answers");
+    assert_eq!(ready.status(), 503);
+}
+
+#[tokio::test]
 async fn metrics_count_requests_by_route() {
     let app = TestApp::start().await;
     let anonymous = app.anonymous();
