@@ -1,0 +1,516 @@
+//! Point consoles, in a worker process: each takes a ticket with its
+//! operator secret, connects the console WebSocket from the worker's source
+//! address, reads its `welcome`, and then behaves like the console page: a
+//! heartbeat every 15 s, the `qr` frames read and dropped, and — when told —
+//! roster check-ins of its own commune's members, one at a time, the next
+//! sent when the previous is acknowledged (docs/console-protocol.md).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use futures_util::{SinkExt, StreamExt};
+use hyper::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Interval, sleep_until};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::dataset::{member_code, mix};
+use crate::http_load::{Conn, connect_tcp, error_code};
+use crate::stats::{AckSeries, Histogram, now_us};
+use crate::worker::{ConsoleTarget, Event};
+
+type Ws = WebSocketStream<tokio::net::TcpStream>;
+
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Small buffers: a console exchanges frames of a few kilobytes, and a
+/// worker holds up to 20,000 of them.
+pub fn ws_config(read_buffer: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(read_buffer)
+        .write_buffer_size(0)
+        .max_message_size(Some(4 << 20))
+}
+
+/// Whether a frame's text contains `needle`.
+pub fn has(text: &[u8], needle: &[u8]) -> bool {
+    text.windows(needle.len()).any(|w| w == needle)
+}
+
+enum Order {
+    Run(Arc<Job>, usize),
+    Close,
+}
+
+pub struct Plan {
+    pub items: Vec<Vec<u32>>,
+    pub id_prefix: String,
+    pub trickle_share: f64,
+    pub trickle: Duration,
+}
+
+struct Job {
+    plan: Plan,
+    start: Instant,
+    deadline: Instant,
+    ack_timeout: Duration,
+    total: Mutex<LoadReport>,
+    finished: mpsc::UnboundedSender<()>,
+}
+
+/// What a worker's consoles measured while checking members in.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LoadReport {
+    pub consoles: usize,
+    pub planned: u64,
+    pub sent: u64,
+    pub checked_in: u64,
+    pub already_checked_in: u64,
+    /// Refusals and errors, by code.
+    pub refused: BTreeMap<String, u64>,
+    /// Sent, no answer before the timeout or the connection dropped.
+    pub unanswered: u64,
+    /// Not sent because the deadline came first.
+    pub not_sent: u64,
+    pub disconnected: u64,
+    pub latency: Histogram,
+    pub acks: AckSeries,
+    pub first_send_us: u64,
+    pub last_ack_us: u64,
+    /// Check-ins sent in the trickle (before the rush).
+    pub trickle_sent: u64,
+}
+
+impl LoadReport {
+    pub fn merge(&mut self, o: &LoadReport) {
+        self.consoles += o.consoles;
+        self.planned += o.planned;
+        self.sent += o.sent;
+        self.checked_in += o.checked_in;
+        self.already_checked_in += o.already_checked_in;
+        for (k, v) in &o.refused {
+            *self.refused.entry(k.clone()).or_insert(0) += v;
+        }
+        self.unanswered += o.unanswered;
+        self.not_sent += o.not_sent;
+        self.disconnected += o.disconnected;
+        self.latency.merge(&o.latency);
+        self.acks.merge(&o.acks);
+        self.first_send_us = match (self.first_send_us, o.first_send_us) {
+            (0, b) => b,
+            (a, 0) => a,
+            (a, b) => a.min(b),
+        };
+        self.last_ack_us = self.last_ack_us.max(o.last_ack_us);
+        self.trickle_sent += o.trickle_sent;
+    }
+}
+
+/// A worker's consoles.
+pub struct ConsoleSet {
+    handles: Vec<mpsc::UnboundedSender<Order>>,
+    alive: Arc<AtomicUsize>,
+    dropped: Arc<AtomicUsize>,
+}
+
+/// Opens every console (at most `concurrency` handshakes at a time).
+pub async fn open_all(
+    source: IpAddr,
+    targets: Vec<ConsoleTarget>,
+    concurrency: usize,
+) -> (ConsoleSet, Event) {
+    let started = std::time::Instant::now();
+    let targets = Arc::new(targets);
+    let next = Arc::new(AtomicUsize::new(0));
+    let alive = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let slots: Arc<Mutex<Vec<Option<mpsc::UnboundedSender<Order>>>>> =
+        Arc::new(Mutex::new(vec![None; targets.len()]));
+    let errors: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (targets, next, slots, errors, alive, dropped) = (
+            targets.clone(),
+            next.clone(),
+            slots.clone(),
+            errors.clone(),
+            alive.clone(),
+            dropped.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut conns: BTreeMap<SocketAddr, Conn> = BTreeMap::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(target) = targets.get(i) else { break };
+                let mut last = String::new();
+                for attempt in 0..4 {
+                    if attempt > 0 {
+                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                    }
+                    match open_one(source, target, &mut conns).await {
+                        Ok(ws) => {
+                            let (tx, rx) = mpsc::unbounded_channel();
+                            alive.fetch_add(1, Ordering::Relaxed);
+                            tokio::spawn(console_task(ws, rx, i, alive.clone(), dropped.clone()));
+                            slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(tx);
+                            last.clear();
+                            break;
+                        }
+                        Err(e) => {
+                            conns.remove(&target.addr);
+                            last = e.to_string();
+                        }
+                    }
+                }
+                if !last.is_empty() {
+                    *errors
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(last.chars().take(160).collect())
+                        .or_insert(0) += 1;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let slots = std::mem::take(&mut *slots.lock().unwrap_or_else(|e| e.into_inner()));
+    let opened = slots.iter().filter(|s| s.is_some()).count();
+    let errors = std::mem::take(&mut *errors.lock().unwrap_or_else(|e| e.into_inner()));
+    let failed = slots.len() - opened;
+    let failed_indices = (0..slots.len()).filter(|i| slots[*i].is_none()).collect();
+    // A console that failed keeps an empty slot: the plan's indices stay put.
+    let handles = slots
+        .into_iter()
+        .map(|s| s.unwrap_or_else(|| mpsc::unbounded_channel().0))
+        .collect();
+    (
+        ConsoleSet {
+            handles,
+            alive,
+            dropped,
+        },
+        Event::Ready {
+            opened,
+            failed,
+            failed_indices,
+            errors,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+    )
+}
+
+async fn open_one(
+    source: IpAddr,
+    target: &ConsoleTarget,
+    conns: &mut BTreeMap<SocketAddr, Conn>,
+) -> Result<Ws> {
+    let conn = match conns.entry(target.addr) {
+        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::btree_map::Entry::Vacant(e) => {
+            e.insert(Conn::open(target.addr, Some(source)).await?)
+        }
+    };
+    let (status, body) = conn
+        .send(
+            Method::POST,
+            "/api/operator/ws-ticket",
+            Some(&format!("Operator {}", target.secret)),
+            None,
+        )
+        .await?;
+    if status != StatusCode::OK {
+        bail!("ticket: {} {}", status.as_u16(), error_code(&body));
+    }
+    #[derive(Deserialize)]
+    struct Ticket {
+        ticket: String,
+    }
+    let ticket: Ticket = serde_json::from_slice(&body)?;
+    let stream = connect_tcp(target.addr, Some(source)).await?;
+    let url = format!(
+        "ws://{}/api/operator/ws?ticket={}&v=1",
+        target.addr, ticket.ticket
+    );
+    let (mut ws, _) = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config(8 * 1024))),
+    )
+    .await
+    .map_err(|_| anyhow!("WebSocket handshake timed out"))??;
+    // The first text frame is the welcome.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .map_err(|_| anyhow!("no welcome within 30 s"))?;
+        match frame {
+            Some(Ok(Message::Text(t))) if has(t.as_bytes(), br#""type":"welcome""#) => {
+                return Ok(ws);
+            }
+            Some(Ok(Message::Text(t))) => bail!(
+                "first frame is not a welcome: {}",
+                &t.as_str()[..t.len().min(120)]
+            ),
+            Some(Ok(Message::Close(c))) => bail!("closed before the welcome: {c:?}"),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => bail!("WebSocket: {e}"),
+            None => bail!("closed before the welcome"),
+        }
+    }
+}
+
+fn heartbeat_interval(i: usize) -> Interval {
+    // Spread the consoles' heartbeats over the 15 s.
+    let offset = Duration::from_millis(mix(i as u64) % 15_000);
+    let mut iv = tokio::time::interval_at(Instant::now() + offset, HEARTBEAT);
+    iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    iv
+}
+
+fn heartbeat() -> Message {
+    Message::text(r#"{"type":"heartbeat"}"#)
+}
+
+async fn console_task(
+    mut ws: Ws,
+    mut orders: mpsc::UnboundedReceiver<Order>,
+    index: usize,
+    alive: Arc<AtomicUsize>,
+    dropped: Arc<AtomicUsize>,
+) {
+    let mut beat = heartbeat_interval(index);
+    loop {
+        tokio::select! {
+            order = orders.recv() => match order {
+                Some(Order::Run(job, me)) => {
+                    let ok = run_job(&mut ws, &mut beat, &job, me).await;
+                    let _ = job.finished.send(());
+                    if !ok {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                }
+                Some(Order::Close) | None => {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), ws.close(None)).await;
+                    break;
+                }
+            },
+            frame = ws.next() => match frame {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                Some(Ok(_)) => {}
+            },
+            _ = beat.tick() => {
+                if ws.send(heartbeat()).await.is_err() {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+    }
+    alive.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Serves the connection (frames, heartbeats) until `until`; false if it closed.
+async fn idle_until(ws: &mut Ws, beat: &mut Interval, until: Instant) -> bool {
+    loop {
+        tokio::select! {
+            _ = sleep_until(until) => return true,
+            frame = ws.next() => match frame {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return false,
+                Some(Ok(_)) => {}
+            },
+            _ = beat.tick() => {
+                if ws.send(heartbeat()).await.is_err() {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// Runs this console's share of the job; false if the connection closed.
+async fn run_job(ws: &mut Ws, beat: &mut Interval, job: &Job, me: usize) -> bool {
+    let items = &job.plan.items[me];
+    let mut r = LoadReport {
+        consoles: 1,
+        planned: items.len() as u64,
+        ..Default::default()
+    };
+    // The first share of the list is spread over the trickle, at random
+    // moments (the same ones each run).
+    let trickle_n = ((items.len() as f64 * job.plan.trickle_share)
+        + (mix(me as u64 ^ 0x7121) % 1000) as f64 / 1000.0)
+        .floor() as usize;
+    let trickle_n = trickle_n.min(items.len());
+    let mut moments: Vec<Duration> = (0..trickle_n)
+        .map(|k| {
+            let ms = job.plan.trickle.as_millis().max(1) as u64;
+            Duration::from_millis(mix((me as u64) << 20 ^ k as u64) % ms)
+        })
+        .collect();
+    moments.sort();
+    let rush = job.start + job.plan.trickle;
+    let mut ok = true;
+    let mut k = 0;
+    while k < items.len() {
+        let member = items[k] as usize;
+        let due = match moments.get(k) {
+            Some(m) => job.start + *m,
+            None => rush,
+        };
+        if due > Instant::now() && !idle_until(ws, beat, due).await {
+            ok = false;
+            break;
+        }
+        if Instant::now() >= job.deadline {
+            break;
+        }
+        let id = format!("{}{member}", job.plan.id_prefix);
+        let text = format!(
+            r#"{{"type":"checkin","id":"{id}","method":"roster","member_code":"{}"}}"#,
+            member_code(member)
+        );
+        let sent_at = Instant::now();
+        let sent_us = now_us();
+        if r.first_send_us == 0 {
+            r.first_send_us = sent_us;
+        }
+        if ws.send(Message::text(text)).await.is_err() {
+            ok = false;
+            break;
+        }
+        r.sent += 1;
+        if k < trickle_n {
+            r.trickle_sent += 1;
+        }
+        k += 1;
+        let ack_id = format!(r#""id":"{id}""#);
+        let give_up = sent_at + job.ack_timeout;
+        let answered = loop {
+            tokio::select! {
+                frame = ws.next() => match frame {
+                    Some(Ok(Message::Text(t))) => {
+                        let b = t.as_bytes();
+                        if !has(b, ack_id.as_bytes()) {
+                            continue; // qr, heartbeat
+                        }
+                        if b.starts_with(br#"{"type":"ack""#) {
+                            if has(b, br#""result":"checked_in""#) {
+                                let at = now_us();
+                                r.checked_in += 1;
+                                r.latency.record_us(sent_at.elapsed().as_micros() as u64);
+                                r.acks.record(at);
+                                r.last_ack_us = r.last_ack_us.max(at);
+                            } else if has(b, br#""result":"already_checked_in""#) {
+                                r.already_checked_in += 1;
+                            } else {
+                                *r.refused.entry(format!("refused {}", error_code(b))).or_insert(0) += 1;
+                            }
+                        } else {
+                            *r.refused.entry(format!("error {}", error_code(b))).or_insert(0) += 1;
+                        }
+                        break true;
+                    }
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                        ok = false;
+                        break false;
+                    }
+                    Some(Ok(_)) => {}
+                },
+                _ = beat.tick() => {
+                    if ws.send(heartbeat()).await.is_err() {
+                        ok = false;
+                        break false;
+                    }
+                }
+                _ = sleep_until(give_up) => break false,
+            }
+        };
+        if !answered {
+            r.unanswered += 1;
+        }
+        if !ok {
+            break;
+        }
+    }
+    r.not_sent = (items.len() - k) as u64;
+    if !ok {
+        r.disconnected = 1;
+    }
+    job.total
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .merge(&r);
+    ok
+}
+
+impl ConsoleSet {
+    /// Runs the plan on every console from `start`; returns when each has
+    /// finished (or the deadline plus the answer timeout has passed).
+    pub async fn run(
+        &self,
+        plan: Plan,
+        start: Instant,
+        deadline: Duration,
+        ack_timeout: Duration,
+    ) -> LoadReport {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let consoles = plan.items.len().min(self.handles.len());
+        let planned: u64 = plan.items.iter().map(|v| v.len() as u64).sum();
+        let job = Arc::new(Job {
+            plan,
+            start,
+            deadline: start + deadline,
+            ack_timeout,
+            total: Mutex::new(LoadReport::default()),
+            finished: tx,
+        });
+        let mut waiting = 0;
+        for (i, handle) in self.handles.iter().enumerate().take(consoles) {
+            if job.plan.items[i].is_empty() {
+                continue;
+            }
+            if handle.send(Order::Run(job.clone(), i)).is_ok() {
+                waiting += 1;
+            }
+        }
+        let hard_stop = start + deadline + ack_timeout + Duration::from_secs(10);
+        while waiting > 0 {
+            match tokio::time::timeout_at(hard_stop, rx.recv()).await {
+                Ok(Some(())) => waiting -= 1,
+                _ => break,
+            }
+        }
+        let mut report = std::mem::take(&mut *job.total.lock().unwrap_or_else(|e| e.into_inner()));
+        // Consoles that never started (closed before) count as not sent.
+        let counted = report.planned;
+        report.not_sent += planned.saturating_sub(counted);
+        report.planned = planned;
+        report
+    }
+
+    /// Closes every console; returns how many were still open at the end.
+    pub async fn close(self) -> usize {
+        for h in &self.handles {
+            let _ = h.send(Order::Close);
+        }
+        let until = Instant::now() + Duration::from_secs(20);
+        while self.alive.load(Ordering::Relaxed) > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.dropped.load(Ordering::Relaxed);
+        self.alive.load(Ordering::Relaxed)
+    }
+}
