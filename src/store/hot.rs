@@ -4,7 +4,7 @@
 //! from the database each time would cost more than recording the check-in
 //! itself once check-ins are batched. A copy is trusted for [`FRESH`]; this
 //! instance forgets a copy as soon as it changes the record, and other
-//! instances see the change within [`FRESH`].
+//! instances see the change within [`FRESH`] (sessions) or [`POINT_FRESH`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,44 +14,65 @@ use super::Db;
 use super::points::PointRecord;
 use super::sessions::SessionRecord;
 
-/// How long a copy is used before it is read again.
+/// How long a session copy is used before it is read again: its status
+/// (open, ended) must reach other instances quickly.
 pub const FRESH: Duration = Duration::from_secs(1);
+/// Points change rarely (a rename, a removal) and there are tens of
+/// thousands: each is read again after this long.
+pub const POINT_FRESH: Duration = Duration::from_secs(30);
 /// Beyond this many copies, stale ones are dropped.
 const PRUNE_ABOVE: usize = 100_000;
 
-struct Copies<T>(Mutex<HashMap<i64, (Instant, Arc<T>)>>);
+struct Copies<T> {
+    map: Mutex<HashMap<i64, (Instant, Arc<T>)>>,
+    fresh: Duration,
+}
 
-impl<T> Default for Copies<T> {
-    fn default() -> Self {
-        Copies(Mutex::new(HashMap::new()))
+impl<T> Copies<T> {
+    fn new(fresh: Duration) -> Self {
+        Copies {
+            map: Mutex::new(HashMap::new()),
+            fresh,
+        }
     }
 }
 
 impl<T> Copies<T> {
     fn get(&self, id: i64) -> Option<Arc<T>> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&id)
-            .filter(|(at, _)| at.elapsed() < FRESH)
+            .filter(|(at, _)| at.elapsed() < self.fresh)
             .map(|(_, v)| v.clone())
     }
 
     fn put(&self, id: i64, value: Arc<T>) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= PRUNE_ABOVE {
-            map.retain(|_, (at, _)| at.elapsed() < FRESH);
+            map.retain(|_, (at, _)| at.elapsed() < self.fresh);
         }
         map.insert(id, (Instant::now(), value));
     }
 
     fn forget(&self, id: i64) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
     }
 }
 
-#[derive(Default)]
 pub struct HotCache {
     sessions: Copies<SessionRecord>,
     points: Copies<PointRecord>,
+}
+
+impl Default for HotCache {
+    fn default() -> Self {
+        HotCache {
+            sessions: Copies::new(FRESH),
+            points: Copies::new(POINT_FRESH),
+        }
+    }
 }
 
 impl HotCache {
