@@ -2,13 +2,26 @@
 //! never on the client IP alone: a whole commune hall shares one address.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 
 /// Fixed-window counters: at most `max` events per key per `window_ms`.
+///
+/// Keys are kept as 64-bit hashes (a national session counts millions of
+/// member codes in one window), and past windows are dropped once, when a
+/// new window begins.
 pub struct RateLimiter {
     max: u32,
     window_ms: i64,
-    windows: Mutex<HashMap<String, (i64, u32)>>,
+    hasher: RandomState,
+    windows: Mutex<Windows>,
+}
+
+#[derive(Default)]
+struct Windows {
+    /// The newest window seen: older entries are dropped when it moves on.
+    current: i64,
+    counts: HashMap<u64, (i64, u32)>,
 }
 
 impl RateLimiter {
@@ -16,27 +29,32 @@ impl RateLimiter {
         RateLimiter {
             max,
             window_ms,
-            windows: Mutex::new(HashMap::new()),
+            hasher: RandomState::new(),
+            windows: Mutex::new(Windows::default()),
         }
     }
 
     /// Whether `key` is already over the limit, without counting an event.
     pub fn exceeded(&self, key: &str, now_ms: i64) -> bool {
         let window = now_ms.div_euclid(self.window_ms);
+        let key = self.hasher.hash_one(key);
         let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         windows
-            .get(key)
+            .counts
+            .get(&key)
             .is_some_and(|(w, n)| *w == window && *n >= self.max)
     }
 
     /// Counts one event for `key`; false when over the limit.
     pub fn allow(&self, key: &str, now_ms: i64) -> bool {
         let window = now_ms.div_euclid(self.window_ms);
+        let key = self.hasher.hash_one(key);
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() > 100_000 {
-            windows.retain(|_, (w, _)| *w == window); // forget old windows
+        if window > windows.current {
+            windows.current = window;
+            windows.counts.retain(|_, (w, _)| *w >= window); // forget past windows
         }
-        let entry = windows.entry(key.to_string()).or_insert((window, 0));
+        let entry = windows.counts.entry(key).or_insert((window, 0));
         if entry.0 != window {
             *entry = (window, 0);
         }
