@@ -41,6 +41,8 @@ impl Webhooks {
     pub fn set(&self, hooks: Vec<WebhookRecord>) {
         *self.active.write().unwrap_or_else(|e| e.into_inner()) =
             hooks.into_iter().filter(|h| h.active).collect();
+        // The worker sleeps while there is no webhook: this may be its first.
+        self.wake.notify_one();
     }
 
     fn wanting(&self, event_type: &str) -> Vec<WebhookRecord> {
@@ -173,13 +175,24 @@ async fn deliver(state: AppState) {
     };
     let mut shutdown = state.shutdown_signal();
     loop {
+        if state.webhooks().is_empty() {
+            // Nothing to deliver to: no polling until a webhook is added.
+            tokio::select! {
+                _ = state.webhooks().wake.notified() => continue,
+                _ = shutdown.changed() => return,
+            }
+        }
         let now = time::now_ms();
         let due = state
             .db()
             .claim_due_deliveries(now, now + LEASE_MS, 20)
             .await
             .unwrap_or_default();
-        let hooks = state.db().webhooks().await.unwrap_or_default();
+        let hooks = if due.is_empty() {
+            Vec::new()
+        } else {
+            state.db().webhooks().await.unwrap_or_default()
+        };
         for d in &due {
             let Some(hook) = hooks.iter().find(|h| h.id == d.webhook_id) else {
                 continue;

@@ -4,15 +4,16 @@
 //! nodes the page shows, a few times a second at most).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -32,10 +33,14 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(session_tally))
 }
 
-/// Dashboards receive changes at most this often.
-const COALESCE: Duration = Duration::from_millis(250);
-/// Point statuses (online → stale) change with time, not events.
+/// Dashboards receive changes at most this often. Each frame is built once
+/// for all of a session's dashboards, so this can be short.
+const COALESCE: Duration = Duration::from_millis(100);
+/// Point statuses (online → stale) change with time, not events: a frame
+/// at least this often.
 const PRESENCE_REFRESH: Duration = Duration::from_secs(5);
+/// Point statuses are rolled up again at most this often.
+const PRESENCE_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Serialize, ToSchema, Clone, Debug, PartialEq, Default)]
 pub struct CategoryCounts {
@@ -88,7 +93,7 @@ pub struct PointCounts {
 }
 
 /// Figures of one unit, rolled up over its subtree.
-#[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
+#[derive(Serialize, ToSchema, Clone, Debug, PartialEq, Default)]
 pub struct NodeView {
     pub code: String,
     pub name: String,
@@ -198,6 +203,7 @@ fn node_view(tally: &Tally, unit_id: i64, presence: &PresenceCounts) -> Option<N
 fn point_views(
     tally: &Tally,
     unit_id: i64,
+    ids: &[i64],
     statuses: &HashMap<i64, (PointStatus, Option<i64>)>,
 ) -> Vec<PointLiveView> {
     let code = tally
@@ -205,10 +211,9 @@ fn point_views(
         .get(&unit_id)
         .map(|u| u.code.clone())
         .unwrap_or_default();
-    let mut points: Vec<PointLiveView> = tally
-        .points
-        .values()
-        .filter(|p| p.unit_id == unit_id)
+    let mut points: Vec<PointLiveView> = ids
+        .iter()
+        .filter_map(|id| tally.points.get(id))
         .map(|p| {
             let (status, seen) = statuses
                 .get(&p.id)
@@ -317,6 +322,12 @@ fn build_response(
     let tally = live.tally.read().unwrap_or_else(|e| e.into_inner());
     let (root, unit_id) = view_and_unit(caller, session, &tally, unit)?;
     let (presence, statuses) = presence_counts(state, &tally);
+    let unit_points: Vec<i64> = tally
+        .points
+        .values()
+        .filter(|p| p.unit_id == unit_id)
+        .map(|p| p.id)
+        .collect();
     let headline = node_view(&tally, root, &presence).expect("root is in the tally");
     let node = node_view(&tally, unit_id, &presence).expect("unit is in the tally");
     let mut children: Vec<NodeView> = tally
@@ -347,7 +358,7 @@ fn build_response(
         session_id: session.id,
         version: tally.version,
         summary: report::summary(&headline.name, connected, headline.participants),
-        points: point_views(&tally, unit_id, &statuses),
+        points: point_views(&tally, unit_id, &unit_points, &statuses),
         headline,
         node,
         children,
@@ -414,115 +425,360 @@ enum DashboardMessage {
     },
 }
 
-/// Everything a dashboard shows, at one version: version, headline, nodes,
-/// points, and the per-minute chart.
-type Collected = (
-    u64,
-    NodeView,
-    HashMap<i64, NodeView>,
-    HashMap<i64, PointLiveView>,
-    Vec<MinuteCount>,
-);
-
-/// What one dashboard has been sent, to send it only differences.
-struct DashboardView {
-    root: i64,
-    watched: HashSet<i64>,
-    version: u64,
-    nodes: HashMap<i64, NodeView>,
-    points: HashMap<i64, PointLiveView>,
-    per_minute_len: usize,
+/// Everything dashboards show of a session at one version, shared by all of
+/// them: every unit's figures and every unit's points, kept current by the
+/// feed (only what changed is rebuilt).
+#[derive(Clone, Default)]
+struct FrameState {
+    nodes: HashMap<i64, Arc<NodeView>>,
+    /// Points registered at each unit, by name.
+    points: HashMap<i64, Arc<Vec<PointLiveView>>>,
+    parents: Arc<HashMap<i64, i64>>,
+    children: Arc<HashMap<i64, Vec<i64>>>,
+    per_minute: Arc<Vec<MinuteCount>>,
 }
 
-impl DashboardView {
-    /// Current views of everything this dashboard shows.
-    fn collect(&self, state: &AppState, live: &SessionLive) -> Collected {
-        let tally = live.tally.read().unwrap_or_else(|e| e.into_inner());
-        let (presence, statuses) = presence_counts(state, &tally);
-        let mut nodes = HashMap::new();
-        let mut points = HashMap::new();
-        for &unit in &self.watched {
-            if let Some(v) = node_view(&tally, unit, &presence) {
-                nodes.insert(unit, v);
+/// One step of a session's live figures, as every dashboard receives it.
+pub struct Frame {
+    /// Consecutive frames differ by one: a dashboard that missed one (a slow
+    /// connection) gets a snapshot instead of an update.
+    seq: u64,
+    version: u64,
+    /// The version of the frame before, which updates are relative to.
+    base_version: u64,
+    /// Units and points changed since the frame before; `None` after a
+    /// rebuild of the tally (every dashboard gets a snapshot).
+    changed: Option<(HashSet<i64>, HashSet<i64>)>,
+    state: FrameState,
+    /// Messages already serialized for a view: built once per frame and
+    /// view, the same bytes go to every dashboard showing it.
+    cache: Mutex<HashMap<(bool, ViewKey), Utf8Bytes>>,
+}
+
+/// What a dashboard shows: its top unit and the units it has expanded.
+type ViewKey = (i64, Vec<i64>);
+
+struct View {
+    root: i64,
+    watched: HashSet<i64>,
+    key: ViewKey,
+}
+
+impl View {
+    fn new(root: i64, mut watched: HashSet<i64>) -> View {
+        watched.insert(root);
+        let mut sorted: Vec<i64> = watched.iter().copied().collect();
+        sorted.sort_unstable();
+        View {
+            root,
+            watched,
+            key: (root, sorted),
+        }
+    }
+
+    /// A unit shown by this view: an expanded one or a child of one.
+    fn shows(&self, state: &FrameState, unit: i64) -> bool {
+        self.watched.contains(&unit)
+            || state
+                .parents
+                .get(&unit)
+                .is_some_and(|p| self.watched.contains(p))
+    }
+}
+
+impl Frame {
+    fn cached(
+        &self,
+        snapshot: bool,
+        view: &View,
+        build: impl FnOnce() -> Option<DashboardMessage>,
+    ) -> Option<Utf8Bytes> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (snapshot, view.key.clone());
+        if let Some(bytes) = cache.get(&key) {
+            return Some(bytes.clone());
+        }
+        let text = serde_json::to_string(&build()?).expect("dashboard messages serialize");
+        let bytes = Utf8Bytes::from(text);
+        cache.insert(key, bytes.clone());
+        Some(bytes)
+    }
+
+    fn headline(&self, view: &View) -> (NodeView, String) {
+        let headline = self
+            .state
+            .nodes
+            .get(&view.root)
+            .map(|n| (**n).clone())
+            .unwrap_or_default();
+        let summary = report::summary(
+            &headline.name,
+            headline.points.online + headline.points.stale,
+            headline.participants,
+        );
+        (headline, summary)
+    }
+
+    fn snapshot(&self, view: &View) -> Utf8Bytes {
+        self.cached(true, view, || {
+            let mut shown = HashSet::new();
+            for unit in &view.key.1 {
+                shown.insert(*unit);
+                shown.extend(self.state.children.get(unit).into_iter().flatten());
             }
-            for kid in tally.children.get(&unit).into_iter().flatten() {
-                if let Some(v) = node_view(&tally, *kid, &presence) {
-                    nodes.insert(*kid, v);
+            let nodes: Vec<NodeView> = shown
+                .iter()
+                .filter_map(|u| self.state.nodes.get(u).map(|n| (**n).clone()))
+                .collect();
+            let mut points = Vec::new();
+            for unit in &view.key.1 {
+                points.extend(
+                    self.state
+                        .points
+                        .get(unit)
+                        .into_iter()
+                        .flat_map(|p| p.iter().cloned()),
+                );
+            }
+            let (headline, summary) = self.headline(view);
+            Some(DashboardMessage::Snapshot {
+                version: self.version,
+                headline,
+                summary,
+                nodes,
+                points,
+                per_minute: self.state.per_minute.to_vec(),
+            })
+        })
+        .expect("a snapshot is always built")
+    }
+
+    /// The change since the frame before, for one view; `None` when the view
+    /// shows nothing that changed (and the version is the same).
+    fn update(&self, view: &View) -> Option<Utf8Bytes> {
+        let (units, points) = self.changed.as_ref()?;
+        self.cached(false, view, || {
+            let mut nodes: Vec<NodeView> = units
+                .iter()
+                .filter(|u| view.shows(&self.state, **u))
+                .filter_map(|u| self.state.nodes.get(u).map(|n| (**n).clone()))
+                .collect();
+            nodes.sort_by(|a, b| a.code.cmp(&b.code));
+            let mut changed_points = Vec::new();
+            if !points.is_empty() {
+                for unit in &view.key.1 {
+                    for p in self
+                        .state
+                        .points
+                        .get(unit)
+                        .into_iter()
+                        .flat_map(|p| p.iter())
+                    {
+                        if points.contains(&p.id) {
+                            changed_points.push(p.clone());
+                        }
+                    }
                 }
             }
-            for p in point_views(&tally, unit, &statuses) {
-                points.insert(p.id, p);
+            if nodes.is_empty() && changed_points.is_empty() && self.version == self.base_version {
+                return None;
             }
-        }
-        let headline = node_view(&tally, self.root, &presence).expect("root is in the tally");
-        let per_minute = live
-            .per_minute
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(m, n)| MinuteCount {
-                minute: ts(m * 60_000),
-                count: *n,
+            let (headline, summary) = self.headline(view);
+            // The chart's last two minutes are the ones that may have changed.
+            let tail = self.state.per_minute.len().saturating_sub(2);
+            Some(DashboardMessage::Update {
+                version: self.version,
+                base_version: self.base_version,
+                headline,
+                summary,
+                nodes,
+                points: changed_points,
+                per_minute: self.state.per_minute[tail..].to_vec(),
             })
-            .collect();
-        (tally.version, headline, nodes, points, per_minute)
+        })
+    }
+}
+
+/// Builds a session's frames: one per change at most every [`COALESCE`],
+/// for every dashboard of the session at once. The presence roll-up, the
+/// views of changed units and the messages are made once per frame, not
+/// once per dashboard.
+pub struct Feed {
+    frames: watch::Sender<Arc<Frame>>,
+    builder: Mutex<FeedBuilder>,
+}
+
+struct FeedBuilder {
+    seq: u64,
+    version: u64,
+    reloads: u64,
+    state: FrameState,
+    /// Point statuses rolled up per unit, and each point's status.
+    presence: PresenceCounts,
+    statuses: HashMap<i64, (PointStatus, Option<i64>)>,
+    presence_at: std::time::Instant,
+    /// The points of each unit (ids).
+    unit_points: HashMap<i64, Vec<i64>>,
+}
+
+impl Feed {
+    /// The feed of a session's dashboards, started with the first one.
+    fn of(state: &AppState, live: &Arc<SessionLive>) -> Arc<Feed> {
+        live.dashboards
+            .get_or_init(|| {
+                let mut builder = FeedBuilder {
+                    seq: 0,
+                    version: 0,
+                    reloads: u64::MAX,
+                    state: FrameState::default(),
+                    presence: HashMap::new(),
+                    statuses: HashMap::new(),
+                    presence_at: std::time::Instant::now(),
+                    unit_points: HashMap::new(),
+                };
+                let first = builder
+                    .next(state, live)
+                    .expect("a first frame is complete");
+                let feed = Arc::new(Feed {
+                    frames: watch::channel(Arc::new(first)).0,
+                    builder: Mutex::new(builder),
+                });
+                tokio::spawn(run_feed(state.clone(), live.clone(), feed.clone()));
+                feed as Arc<dyn std::any::Any + Send + Sync>
+            })
+            .clone()
+            .downcast::<Feed>()
+            .expect("the dashboards slot holds a feed")
     }
 
-    fn snapshot(&mut self, state: &AppState, live: &SessionLive) -> DashboardMessage {
-        let (version, headline, nodes, points, per_minute) = self.collect(state, live);
-        self.version = version;
-        self.nodes = nodes;
-        self.points = points;
-        self.per_minute_len = per_minute.len();
-        DashboardMessage::Snapshot {
-            version,
-            summary: report::summary(
-                &headline.name,
-                headline.points.online + headline.points.stale,
-                headline.participants,
-            ),
-            headline,
-            nodes: self.nodes.values().cloned().collect(),
-            points: self.points.values().cloned().collect(),
-            per_minute,
+    /// Publishes what changed since the last frame, if anything.
+    fn step(&self, state: &AppState, live: &SessionLive) {
+        let mut builder = self.builder.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(frame) = builder.next(state, live) {
+            self.frames.send_replace(Arc::new(frame));
         }
     }
 
-    fn update(&mut self, state: &AppState, live: &SessionLive) -> Option<DashboardMessage> {
-        let (version, headline, nodes, points, per_minute) = self.collect(state, live);
-        let changed_nodes: Vec<NodeView> = nodes
-            .iter()
-            .filter(|(id, v)| self.nodes.get(id) != Some(v))
-            .map(|(_, v)| v.clone())
-            .collect();
-        let changed_points: Vec<PointLiveView> = points
-            .iter()
-            .filter(|(id, v)| self.points.get(id) != Some(v))
-            .map(|(_, v)| v.clone())
-            .collect();
-        if changed_nodes.is_empty() && changed_points.is_empty() && version == self.version {
+    /// A frame with exactly the current figures, for a snapshot.
+    fn latest(&self, state: &AppState, live: &SessionLive) -> Arc<Frame> {
+        self.step(state, live);
+        self.frames.borrow().clone()
+    }
+}
+
+async fn run_feed(state: AppState, live: Arc<SessionLive>, feed: Arc<Feed>) {
+    let mut versions = live.subscribe();
+    let mut shutdown = state.shutdown_signal();
+    let mut presence_tick = tokio::time::interval(PRESENCE_REFRESH);
+    presence_tick.tick().await;
+    loop {
+        tokio::select! {
+            changed = versions.changed() => if changed.is_err() { return },
+            _ = presence_tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        versions.borrow_and_update();
+        feed.step(&state, &live);
+        // At most one frame per interval: a burst of check-ins is one update.
+        tokio::time::sleep(COALESCE).await;
+    }
+}
+
+impl FeedBuilder {
+    /// The next frame, or `None` when nothing changed.
+    fn next(&mut self, state: &AppState, live: &SessionLive) -> Option<Frame> {
+        let mut tally = live.tally.write().unwrap_or_else(|e| e.into_inner());
+        let (dirty_units, dirty_points) = tally.take_dirty();
+        let tally = &*tally;
+        let reloads = live.reloads();
+        let rebuild = reloads != self.reloads;
+        let mut units: HashSet<i64> = dirty_units.into_iter().collect();
+        let mut points: HashSet<i64> = dirty_points.into_iter().collect();
+        if rebuild || self.presence_at.elapsed() >= PRESENCE_EVERY {
+            let (presence, statuses) = presence_counts(state, tally);
+            if !rebuild {
+                units.extend(
+                    presence
+                        .iter()
+                        .filter(|(u, c)| self.presence.get(u) != Some(c))
+                        .map(|(u, _)| *u),
+                );
+                units.extend(self.presence.keys().filter(|u| !presence.contains_key(u)));
+                points.extend(
+                    statuses
+                        .iter()
+                        .filter(|(p, s)| self.statuses.get(p) != Some(s))
+                        .map(|(p, _)| *p),
+                );
+            }
+            self.presence = presence;
+            self.statuses = statuses;
+            self.presence_at = std::time::Instant::now();
+        }
+        if rebuild {
+            self.reloads = reloads;
+            self.unit_points.clear();
+            for p in tally.points.values() {
+                self.unit_points.entry(p.unit_id).or_default().push(p.id);
+            }
+            self.state.parents = Arc::new(
+                tally
+                    .units
+                    .values()
+                    .filter_map(|u| u.parent.map(|p| (u.id, p)))
+                    .collect(),
+            );
+            self.state.children = Arc::new(tally.children.clone());
+            self.state.nodes.clear();
+            self.state.points.clear();
+            units = tally.units.keys().copied().collect();
+            points = tally.points.keys().copied().collect();
+        } else if units.is_empty() && points.is_empty() && tally.version == self.version {
             return None;
         }
-        let base_version = self.version;
-        self.version = version;
-        self.nodes = nodes;
-        self.points = points;
-        // The chart's last minutes are small: send the tail that may have changed.
-        let tail_from = self.per_minute_len.saturating_sub(1).min(per_minute.len());
-        self.per_minute_len = per_minute.len();
-        Some(DashboardMessage::Update {
-            version,
-            base_version,
-            summary: report::summary(
-                &headline.name,
-                headline.points.online + headline.points.stale,
-                headline.participants,
-            ),
-            headline,
-            nodes: changed_nodes,
-            points: changed_points,
-            per_minute: per_minute[tail_from..].to_vec(),
-        })
+        for unit in &units {
+            match node_view(tally, *unit, &self.presence) {
+                Some(v) => self.state.nodes.insert(*unit, Arc::new(v)),
+                None => self.state.nodes.remove(unit),
+            };
+        }
+        let point_units: HashSet<i64> = points
+            .iter()
+            .filter_map(|p| tally.points.get(p).map(|p| p.unit_id))
+            .collect();
+        for unit in point_units {
+            let ids = self
+                .unit_points
+                .get(&unit)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            self.state.points.insert(
+                unit,
+                Arc::new(point_views(tally, unit, ids, &self.statuses)),
+            );
+        }
+        self.state.per_minute = Arc::new(
+            live.per_minute
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|(m, n)| MinuteCount {
+                    minute: ts(m * 60_000),
+                    count: *n,
+                })
+                .collect(),
+        );
+        self.seq += 1;
+        let frame = Frame {
+            seq: self.seq,
+            version: tally.version,
+            base_version: self.version,
+            changed: (!rebuild).then_some((units, points)),
+            state: self.state.clone(),
+            cache: Mutex::new(HashMap::new()),
+        };
+        self.version = tally.version;
+        Some(frame)
     }
 }
 
@@ -575,51 +831,52 @@ async fn send(socket: &mut WebSocket, msg: &DashboardMessage) -> bool {
 async fn run_dashboard(state: AppState, live: Arc<SessionLive>, root: i64, mut socket: WebSocket) {
     let _guard = state.track_socket();
     let mut shutdown = state.shutdown_signal();
-    let mut versions = live.subscribe();
-    let mut view = DashboardView {
-        root,
-        watched: HashSet::from([root]),
-        version: 0,
-        nodes: HashMap::new(),
-        points: HashMap::new(),
-        per_minute_len: 0,
-    };
-    let first = view.snapshot(&state, &live);
-    let mut ok = send(&mut socket, &first).await;
-    let mut presence_tick = tokio::time::interval(PRESENCE_REFRESH);
-    presence_tick.tick().await;
+    let feed = Feed::of(&state, &live);
+    let mut frames = feed.frames.subscribe();
+    let mut view = View::new(root, HashSet::new());
+    let frame = feed.latest(&state, &live);
+    frames.borrow_and_update();
+    let mut seq = frame.seq;
+    let mut ok = socket
+        .send(Message::Text(frame.snapshot(&view)))
+        .await
+        .is_ok();
     while ok {
         tokio::select! {
-            changed = versions.changed() => {
+            changed = frames.changed() => {
                 if changed.is_err() { break; }
-                // Coalesce a burst into one message.
-                tokio::time::sleep(COALESCE).await;
-                versions.borrow_and_update();
-                if let Some(update) = view.update(&state, &live) {
-                    ok = send(&mut socket, &update).await;
+                let frame = frames.borrow_and_update().clone();
+                if frame.seq <= seq {
+                    continue; // already sent with a snapshot
                 }
-            }
-            _ = presence_tick.tick() => {
-                if let Some(update) = view.update(&state, &live) {
-                    ok = send(&mut socket, &update).await;
+                // Only the latest frame is kept: a dashboard too slow to take
+                // every one gets a snapshot, never a growing backlog.
+                let message = if frame.seq == seq + 1 && frame.changed.is_some() {
+                    frame.update(&view)
+                } else {
+                    Some(frame.snapshot(&view))
+                };
+                seq = frame.seq;
+                if let Some(text) = message {
+                    ok = socket.send(Message::Text(text)).await.is_ok();
                 }
             }
             frame = socket.recv() => match frame {
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<DashboardRequest>(&text) {
-                    Ok(DashboardRequest::Resync) => {
-                        let snap = view.snapshot(&state, &live);
-                        ok = send(&mut socket, &snap).await;
-                    }
-                    Ok(DashboardRequest::Watch { units }) => {
-                        let wanted: HashSet<i64> = {
-                            let tally = live.tally.read().unwrap_or_else(|e| e.into_inner());
-                            units.iter().take(500).filter_map(|code| tally.units.values().find(|u| &u.code == code).map(|u| u.id))
-                                .filter(|id| in_view(&tally, *id, root)).collect()
-                        };
-                        view.watched = wanted;
-                        view.watched.insert(root);
-                        let snap = view.snapshot(&state, &live);
-                        ok = send(&mut socket, &snap).await;
+                    Ok(request) => {
+                        if let DashboardRequest::Watch { units } = request {
+                            let wanted: HashSet<i64> = {
+                                let tally = live.tally.read().unwrap_or_else(|e| e.into_inner());
+                                let by_code: HashMap<&str, i64> = tally.units.values().map(|u| (u.code.as_str(), u.id)).collect();
+                                units.iter().take(500).filter_map(|code| by_code.get(code.as_str()).copied())
+                                    .filter(|id| in_view(&tally, *id, root)).collect()
+                            };
+                            view = View::new(root, wanted);
+                        }
+                        let frame = feed.latest(&state, &live);
+                        frames.borrow_and_update();
+                        seq = frame.seq;
+                        ok = socket.send(Message::Text(frame.snapshot(&view))).await.is_ok();
                     }
                     Err(e) => {
                         ok = send(&mut socket, &DashboardMessage::Error { code: "protocol.invalid_message".into(), message: format!("Tin nhắn không hợp lệ: {e}") }).await;

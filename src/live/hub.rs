@@ -3,8 +3,10 @@
 //! applies the events to its in-memory tally and bumps a version that
 //! dashboards wait on (a `watch` channel coalesces bursts by itself).
 
+use std::any::Any;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use tokio::sync::{broadcast, watch};
 
@@ -23,11 +25,20 @@ pub struct SessionLive {
     /// Check-ins per minute: (minute since epoch, count), oldest first.
     pub per_minute: Mutex<VecDeque<(i64, i64)>>,
     version: watch::Sender<u64>,
+    /// Times the tally was rebuilt from the database (what was built from it
+    /// must be rebuilt too).
+    reloads: AtomicU64,
+    /// What the session's dashboards share (`http::live`), made with the first.
+    pub dashboards: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
 impl SessionLive {
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.version.subscribe()
+    }
+
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::SeqCst)
     }
 
     fn note_checkin(&self, at_ms: i64) {
@@ -52,7 +63,10 @@ pub struct LiveHub {
 impl Default for LiveHub {
     fn default() -> Self {
         LiveHub {
-            events: broadcast::channel(65_536).0,
+            // Eight seconds of a national burst (30,000 check-ins a second):
+            // a follower that falls further behind reloads its tally from
+            // the database, which takes seconds at two million check-ins.
+            events: broadcast::channel(1 << 18).0,
             outbox: std::sync::OnceLock::new(),
             sessions: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -119,6 +133,8 @@ impl LiveHub {
             version: watch::channel(tally.version).0,
             tally: RwLock::new(tally),
             per_minute: Mutex::new(per_minute.into_iter().collect()),
+            reloads: AtomicU64::new(0),
+            dashboards: OnceLock::new(),
         });
         sessions.insert(session.id, live.clone());
         tokio::spawn(follow(db.clone(), live.clone(), rx));
@@ -155,6 +171,7 @@ async fn follow(db: Db, live: Arc<SessionLive>, mut rx: broadcast::Receiver<(i64
                 let version = tally.version + 1;
                 *tally = Tally::build(src);
                 tally.version = version;
+                live.reloads.fetch_add(1, Ordering::SeqCst);
             }
         }
         let now = time::now_ms();

@@ -231,7 +231,7 @@ impl Db {
         let started = std::time::Instant::now();
         let result = match self {
             Db::Sqlite(pool) => sqlite_import(pool, rows, parsed, scope, expected_rows).await,
-            Db::Postgres(pool) => postgres_import(pool, rows, parsed, scope).await,
+            Db::Postgres(pool) => postgres_import(pool, rows, parsed, scope, expected_rows).await,
         };
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "roster written");
         result
@@ -359,7 +359,8 @@ const UPSERT_SET: &str = " ON CONFLICT (code) DO UPDATE SET full_name = excluded
 const SQLITE_ROWS_PER_INSERT: usize = 4096;
 
 /// Imports at least this big, and bigger than the table, rebuild the roster's
-/// sort index once at the end instead of updating it row by row.
+/// sort index once at the end instead of updating it row by row (and on
+/// PostgreSQL check the units' foreign key once).
 const REBUILD_INDEX_FROM: usize = 100_000;
 
 async fn sqlite_import(
@@ -495,6 +496,7 @@ async fn postgres_import(
     raw: std::sync::mpsc::Receiver<Vec<MemberRow>>,
     parsed: impl Future<Output = Result<Vec<String>, Vec<LineProblem>>> + Send,
     scope: &Scope,
+    expected_rows: usize,
 ) -> Result<Result<MemberImportReport, Vec<LineProblem>>, sqlx::Error> {
     use std::io::Write;
     let now = time::now_ms();
@@ -564,6 +566,20 @@ async fn postgres_import(
     let before: i64 = sqlx::query_scalar("SELECT count(*) FROM members")
         .fetch_one(&mut *tx)
         .await?;
+    // A bulk load (a national roster) is four times faster without checking
+    // each row's unit by trigger and updating the sort index row by row: the
+    // constraint is checked once for all rows and the index built once. This
+    // locks the roster until commit (about ten seconds for two million
+    // rows), only for loads bigger than the roster already there.
+    let bulk = expected_rows >= REBUILD_INDEX_FROM && expected_rows as i64 > before;
+    if bulk {
+        sqlx::query("ALTER TABLE members DROP CONSTRAINT members_unit_id_fkey")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DROP INDEX members_unit")
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query(&format!(
         "INSERT INTO members (code, full_name, name_search, sort_key, category, unit_id, created_at, updated_at) \
          SELECT code, full_name, name_search, sort_key, category, unit_id, $1, $1 FROM member_import{UPSERT_SET}"
@@ -571,6 +587,20 @@ async fn postgres_import(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    if bulk {
+        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("CREATE INDEX members_unit ON members (unit_id, sort_key)")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "ALTER TABLE members ADD CONSTRAINT members_unit_id_fkey \
+             FOREIGN KEY (unit_id) REFERENCES units (id)",
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     let after: i64 = sqlx::query_scalar("SELECT count(*) FROM members")
         .fetch_one(&mut *tx)
         .await?;
