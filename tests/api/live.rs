@@ -1470,3 +1470,58 @@ async fn members_and_units_added_while_the_dashboard_is_open_are_counted() {
     assert_eq!(cell["node"]["by_category"]["party_member"], 1);
     assert_eq!(cell["node"]["coverage"], 0.5);
 }
+
+/// Hundreds of dashboards on one session (1,000 in the benchmark) each get
+/// every change, built once: dashboards showing the same units receive the
+/// very same message.
+#[tokio::test]
+async fn hundreds_of_dashboards_each_receive_the_same_update() {
+    let (app, org) = seeded().await;
+    let session = org.open_session(AGENCY, PROVINCE).await;
+    let a = hall(&app, &org, session, COMMUNE_A, "Hội trường xã Bằng Thành").await;
+
+    let mut boards = Vec::new();
+    for i in 0..400 {
+        let (mut ws, snapshot) = dashboard(&app, session, &org).await;
+        let mut version = snapshot["version"].as_u64().expect("version");
+        if i % 2 == 1 {
+            // Half of them have the commune open.
+            send_text(
+                &mut ws,
+                &format!(r#"{{"type":"watch","units":["{COMMUNE_A}"]}}"#),
+            )
+            .await;
+            let snapshot = next_message(&mut ws).await;
+            assert_eq!(snapshot["type"], "snapshot", "{snapshot}");
+            assert_eq!(snapshot["points"].as_array().map(Vec::len), Some(1));
+            version = snapshot["version"].as_u64().expect("version");
+        }
+        boards.push((ws, version));
+    }
+
+    let ticked = Instant::now();
+    a.tick(&["0012001"]).await;
+    let mut seen: [Option<Value>; 2] = [None, None];
+    for (i, (ws, version)) in boards.iter_mut().enumerate() {
+        let update = next_message(ws).await;
+        assert_eq!(update["type"], "update", "{update}");
+        assert_eq!(update["base_version"], *version, "{update}");
+        assert_eq!(update["headline"]["participants"], 1, "{update}");
+        let view = i % 2;
+        if view == 1 {
+            // The commune's hall is shown, with its new count.
+            let points = update["points"].as_array().expect("points");
+            assert_eq!(points.len(), 1, "{update}");
+            assert_eq!(points[0]["checked_in"], 1);
+        }
+        match &seen[view] {
+            Some(first) => assert_eq!(&update, first, "one message per view"),
+            None => seen[view] = Some(update),
+        }
+    }
+    assert!(
+        ticked.elapsed() < Duration::from_secs(5),
+        "every dashboard updated in {:?}",
+        ticked.elapsed()
+    );
+}
