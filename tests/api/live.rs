@@ -1525,3 +1525,69 @@ async fn hundreds_of_dashboards_each_receive_the_same_update() {
         ticked.elapsed()
     );
 }
+
+/// Staleness with many dashboards: time from a check-in's acknowledgement to
+/// every dashboard showing the new total, while check-ins keep coming.
+/// A measurement (run with `--ignored --nocapture`, better in release).
+#[tokio::test]
+#[ignore]
+async fn dashboard_staleness_with_many_dashboards() {
+    let dashboards = 1000;
+    let checkins = 400;
+    let (app, org) = seeded().await;
+    let mut csv = String::from("member_code,full_name,category,unit_code\n");
+    for i in 0..checkins {
+        csv.push_str(&format!("7{i:07},Lê Thị Lan {i},party_member,{CELL_A}\n"));
+    }
+    org.import_members(csv).await.expect(200);
+    let session = org.open_session(AGENCY, PROVINCE).await;
+    let a = hall(&app, &org, session, COMMUNE_A, "Hội trường xã Bằng Thành").await;
+
+    let start = Instant::now();
+    let mut readers = Vec::new();
+    for _ in 0..dashboards {
+        let (mut ws, _) = dashboard(&app, session, &org).await;
+        readers.push(tokio::spawn(async move {
+            // (participants, when seen)
+            let mut seen = Vec::new();
+            while let Some(msg) = next_within(&mut ws, Duration::from_secs(30)).await {
+                if let Some(n) = msg["headline"]["participants"].as_i64() {
+                    seen.push((n, start.elapsed()));
+                }
+                if seen.last().is_some_and(|(n, _)| *n >= checkins) {
+                    break;
+                }
+            }
+            seen
+        }));
+    }
+    let mut acked = Vec::new();
+    for i in 0..checkins {
+        a.tick(&[&format!("7{i:07}")]).await;
+        acked.push(start.elapsed());
+    }
+    let mut stale = Vec::new();
+    for reader in readers {
+        let seen = reader.await.expect("reader");
+        for (k, ack) in acked.iter().enumerate() {
+            // The first message showing check-in k (participants > k).
+            if let Some((_, at)) = seen.iter().find(|(n, _)| *n > k as i64) {
+                stale.push(at.saturating_sub(*ack));
+            }
+        }
+    }
+    stale.sort();
+    let p = |q: f64| stale[((stale.len() - 1) as f64 * q) as usize];
+    println!(
+        "{dashboards} dashboards, {checkins} check-ins: staleness p50 {:?}, p99 {:?}, max {:?} ({} samples)",
+        p(0.5),
+        p(0.99),
+        p(1.0),
+        stale.len()
+    );
+    assert_eq!(
+        stale.len(),
+        dashboards * checkins as usize,
+        "every dashboard saw every total"
+    );
+}
