@@ -77,6 +77,9 @@ pub struct LoadReport {
     pub refused: BTreeMap<String, u64>,
     /// Sent, no answer before the timeout or the connection dropped.
     pub unanswered: u64,
+    /// Check-ins sent again after an `error` (not durable: the console
+    /// keeps them queued and retries, as the protocol says).
+    pub retried: u64,
     /// Not sent because the deadline came first.
     pub not_sent: u64,
     pub disconnected: u64,
@@ -99,6 +102,7 @@ impl LoadReport {
             *self.refused.entry(k.clone()).or_insert(0) += v;
         }
         self.unanswered += o.unanswered;
+        self.retried += o.retried;
         self.not_sent += o.not_sent;
         self.disconnected += o.disconnected;
         self.latency.merge(&o.latency);
@@ -113,11 +117,40 @@ impl LoadReport {
     }
 }
 
+/// Why consoles closed, by close code and reason (or transport error).
+pub type Closes = Arc<Mutex<BTreeMap<String, u64>>>;
+
+fn note_close(closes: &Closes, why: String) {
+    *closes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(why)
+        .or_insert(0) += 1;
+}
+
+/// Why a read ended the connection, or None if it did not.
+fn ended(frame: &Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> Option<String> {
+    match frame {
+        Some(Ok(Message::Close(Some(cf)))) => Some(format!(
+            "closed by the server: {} {}",
+            u16::from(cf.code),
+            cf.reason.as_str()
+        )),
+        Some(Ok(Message::Close(None))) => Some("closed by the server without a code".into()),
+        Some(Err(e)) => Some(format!(
+            "error: {}",
+            e.to_string().chars().take(80).collect::<String>()
+        )),
+        None => Some("connection ended".into()),
+        Some(Ok(_)) => None,
+    }
+}
+
 /// A worker's consoles.
 pub struct ConsoleSet {
     handles: Vec<mpsc::UnboundedSender<Order>>,
     alive: Arc<AtomicUsize>,
-    dropped: Arc<AtomicUsize>,
+    closes: Closes,
 }
 
 /// Opens every console (at most `concurrency` handshakes at a time).
@@ -130,19 +163,19 @@ pub async fn open_all(
     let targets = Arc::new(targets);
     let next = Arc::new(AtomicUsize::new(0));
     let alive = Arc::new(AtomicUsize::new(0));
-    let dropped = Arc::new(AtomicUsize::new(0));
+    let closes: Closes = Arc::default();
     let slots: Arc<Mutex<Vec<Option<mpsc::UnboundedSender<Order>>>>> =
         Arc::new(Mutex::new(vec![None; targets.len()]));
     let errors: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
     let mut tasks = Vec::new();
     for _ in 0..concurrency.max(1) {
-        let (targets, next, slots, errors, alive, dropped) = (
+        let (targets, next, slots, errors, alive, closes) = (
             targets.clone(),
             next.clone(),
             slots.clone(),
             errors.clone(),
             alive.clone(),
-            dropped.clone(),
+            closes.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut conns: BTreeMap<SocketAddr, Conn> = BTreeMap::new();
@@ -158,7 +191,7 @@ pub async fn open_all(
                         Ok(ws) => {
                             let (tx, rx) = mpsc::unbounded_channel();
                             alive.fetch_add(1, Ordering::Relaxed);
-                            tokio::spawn(console_task(ws, rx, i, alive.clone(), dropped.clone()));
+                            tokio::spawn(console_task(ws, rx, i, alive.clone(), closes.clone()));
                             slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(tx);
                             last.clear();
                             break;
@@ -196,7 +229,7 @@ pub async fn open_all(
         ConsoleSet {
             handles,
             alive,
-            dropped,
+            closes,
         },
         Event::Ready {
             opened,
@@ -285,17 +318,17 @@ async fn console_task(
     mut orders: mpsc::UnboundedReceiver<Order>,
     index: usize,
     alive: Arc<AtomicUsize>,
-    dropped: Arc<AtomicUsize>,
+    closes: Closes,
 ) {
     let mut beat = heartbeat_interval(index);
     loop {
         tokio::select! {
             order = orders.recv() => match order {
                 Some(Order::Run(job, me)) => {
-                    let ok = run_job(&mut ws, &mut beat, &job, me).await;
+                    let gone = run_job(&mut ws, &mut beat, &job, me).await;
                     let _ = job.finished.send(());
-                    if !ok {
-                        dropped.fetch_add(1, Ordering::Relaxed);
+                    if let Some(why) = gone {
+                        note_close(&closes, why);
                         break;
                     }
                 }
@@ -304,16 +337,15 @@ async fn console_task(
                     break;
                 }
             },
-            frame = ws.next() => match frame {
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                    dropped.fetch_add(1, Ordering::Relaxed);
+            frame = ws.next() => {
+                if let Some(why) = ended(&frame) {
+                    note_close(&closes, why);
                     break;
                 }
-                Some(Ok(_)) => {}
-            },
+            }
             _ = beat.tick() => {
-                if ws.send(heartbeat()).await.is_err() {
-                    dropped.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = ws.send(heartbeat()).await {
+                    note_close(&closes, format!("error sending a heartbeat: {e}"));
                     break;
                 }
             }
@@ -322,26 +354,39 @@ async fn console_task(
     alive.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Serves the connection (frames, heartbeats) until `until`; false if it closed.
-async fn idle_until(ws: &mut Ws, beat: &mut Interval, until: Instant) -> bool {
+/// Serves the connection (frames, heartbeats) until `until`; why it ended
+/// if it did.
+async fn idle_until(ws: &mut Ws, beat: &mut Interval, until: Instant) -> Option<String> {
     loop {
         tokio::select! {
-            _ = sleep_until(until) => return true,
-            frame = ws.next() => match frame {
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return false,
-                Some(Ok(_)) => {}
-            },
+            _ = sleep_until(until) => return None,
+            frame = ws.next() => {
+                if let Some(why) = ended(&frame) {
+                    return Some(why);
+                }
+            }
             _ = beat.tick() => {
-                if ws.send(heartbeat()).await.is_err() {
-                    return false;
+                if let Err(e) = ws.send(heartbeat()).await {
+                    return Some(format!("error sending a heartbeat: {e}"));
                 }
             }
         }
     }
 }
 
-/// Runs this console's share of the job; false if the connection closed.
-async fn run_job(ws: &mut Ws, beat: &mut Interval, job: &Job, me: usize) -> bool {
+/// How one check-in was answered.
+enum Answer {
+    Ack,
+    /// An `error` frame: not durable, to be sent again.
+    Error(String),
+    TimedOut,
+    Gone(String),
+}
+
+/// Runs this console's share of the job; why the connection ended, if it did.
+async fn run_job(ws: &mut Ws, beat: &mut Interval, job: &Job, me: usize) -> Option<String> {
+    /// Sends of one check-in after `error` answers, at most.
+    const ATTEMPTS: u32 = 4;
     let items = &job.plan.items[me];
     let mut r = LoadReport {
         consoles: 1,
@@ -357,22 +402,24 @@ async fn run_job(ws: &mut Ws, beat: &mut Interval, job: &Job, me: usize) -> bool
     let mut moments: Vec<Duration> = (0..trickle_n)
         .map(|k| {
             let ms = job.plan.trickle.as_millis().max(1) as u64;
-            Duration::from_millis(mix((me as u64) << 20 ^ k as u64) % ms)
+            Duration::from_millis(mix(((me as u64) << 20) ^ k as u64) % ms)
         })
         .collect();
     moments.sort();
     let rush = job.start + job.plan.trickle;
-    let mut ok = true;
+    let mut gone = None;
     let mut k = 0;
-    while k < items.len() {
+    'items: while k < items.len() {
         let member = items[k] as usize;
         let due = match moments.get(k) {
             Some(m) => job.start + *m,
             None => rush,
         };
-        if due > Instant::now() && !idle_until(ws, beat, due).await {
-            ok = false;
-            break;
+        if due > Instant::now() {
+            gone = idle_until(ws, beat, due).await;
+            if gone.is_some() {
+                break;
+            }
         }
         if Instant::now() >= job.deadline {
             break;
@@ -382,78 +429,96 @@ async fn run_job(ws: &mut Ws, beat: &mut Interval, job: &Job, me: usize) -> bool
             r#"{{"type":"checkin","id":"{id}","method":"roster","member_code":"{}"}}"#,
             member_code(member)
         );
-        let sent_at = Instant::now();
-        let sent_us = now_us();
+        let ack_id = format!(r#""id":"{id}""#);
+        let first_sent = Instant::now();
         if r.first_send_us == 0 {
-            r.first_send_us = sent_us;
+            r.first_send_us = now_us();
         }
-        if ws.send(Message::text(text)).await.is_err() {
-            ok = false;
-            break;
-        }
-        r.sent += 1;
         if k < trickle_n {
             r.trickle_sent += 1;
         }
+        r.sent += 1;
         k += 1;
-        let ack_id = format!(r#""id":"{id}""#);
-        let give_up = sent_at + job.ack_timeout;
-        let answered = loop {
-            tokio::select! {
-                frame = ws.next() => match frame {
-                    Some(Ok(Message::Text(t))) => {
+        for attempt in 1..=ATTEMPTS {
+            if let Err(e) = ws.send(Message::text(text.clone())).await {
+                gone = Some(format!("error sending a check-in: {e}"));
+                r.unanswered += 1;
+                break 'items;
+            }
+            let give_up = Instant::now() + job.ack_timeout;
+            let answer = loop {
+                tokio::select! {
+                    frame = ws.next() => {
+                        if let Some(why) = ended(&frame) {
+                            break Answer::Gone(why);
+                        }
+                        let Some(Ok(Message::Text(t))) = frame else { continue };
                         let b = t.as_bytes();
                         if !has(b, ack_id.as_bytes()) {
                             continue; // qr, heartbeat
                         }
-                        if b.starts_with(br#"{"type":"ack""#) {
-                            if has(b, br#""result":"checked_in""#) {
-                                let at = now_us();
-                                r.checked_in += 1;
-                                r.latency.record_us(sent_at.elapsed().as_micros() as u64);
-                                r.acks.record(at);
-                                r.last_ack_us = r.last_ack_us.max(at);
-                            } else if has(b, br#""result":"already_checked_in""#) {
-                                r.already_checked_in += 1;
-                            } else {
-                                *r.refused.entry(format!("refused {}", error_code(b))).or_insert(0) += 1;
-                            }
-                        } else {
-                            *r.refused.entry(format!("error {}", error_code(b))).or_insert(0) += 1;
+                        if !b.starts_with(br#"{"type":"ack""#) {
+                            break Answer::Error(error_code(b));
                         }
-                        break true;
+                        if has(b, br#""result":"checked_in""#) {
+                            let at = now_us();
+                            r.checked_in += 1;
+                            r.latency.record_us(first_sent.elapsed().as_micros() as u64);
+                            r.acks.record(at);
+                            r.last_ack_us = r.last_ack_us.max(at);
+                        } else if has(b, br#""result":"already_checked_in""#) {
+                            r.already_checked_in += 1;
+                        } else {
+                            *r.refused.entry(format!("refused {}", error_code(b))).or_insert(0) += 1;
+                        }
+                        break Answer::Ack;
                     }
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                        ok = false;
-                        break false;
+                    _ = beat.tick() => {
+                        if let Err(e) = ws.send(heartbeat()).await {
+                            break Answer::Gone(format!("error sending a heartbeat: {e}"));
+                        }
                     }
-                    Some(Ok(_)) => {}
-                },
-                _ = beat.tick() => {
-                    if ws.send(heartbeat()).await.is_err() {
-                        ok = false;
-                        break false;
+                    _ = sleep_until(give_up) => break Answer::TimedOut,
+                }
+            };
+            match answer {
+                Answer::Ack => break,
+                Answer::TimedOut => {
+                    r.unanswered += 1;
+                    break;
+                }
+                Answer::Gone(why) => {
+                    r.unanswered += 1;
+                    gone = Some(why);
+                    break 'items;
+                }
+                Answer::Error(_) if attempt < ATTEMPTS => {
+                    r.retried += 1;
+                    // The console keeps it queued and sends it again (same id).
+                    let pause = Instant::now() + Duration::from_millis(250 * u64::from(attempt));
+                    gone = idle_until(ws, beat, pause).await;
+                    if gone.is_some() {
+                        r.unanswered += 1;
+                        break 'items;
                     }
                 }
-                _ = sleep_until(give_up) => break false,
+                Answer::Error(code) => {
+                    *r.refused
+                        .entry(format!("error {code} ({ATTEMPTS} times)"))
+                        .or_insert(0) += 1;
+                }
             }
-        };
-        if !answered {
-            r.unanswered += 1;
-        }
-        if !ok {
-            break;
         }
     }
     r.not_sent = (items.len() - k) as u64;
-    if !ok {
+    if gone.is_some() {
         r.disconnected = 1;
     }
     job.total
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .merge(&r);
-    ok
+    gone
 }
 
 impl ConsoleSet {
@@ -510,7 +575,17 @@ impl ConsoleSet {
         while self.alive.load(Ordering::Relaxed) > 0 && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let _ = self.dropped.load(Ordering::Relaxed);
         self.alive.load(Ordering::Relaxed)
+    }
+
+    /// How many are open, and why the others closed.
+    pub fn status(&self) -> (usize, BTreeMap<String, u64>) {
+        (
+            self.alive.load(Ordering::Relaxed),
+            self.closes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
     }
 }

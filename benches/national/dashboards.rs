@@ -1,8 +1,8 @@
 //! Live dashboards, in a worker process: each subscribes to the session's
 //! dashboard WebSocket (`/api/sessions/{id}/live`, bearer token, the root
-//! unit) and notes when its headline total of members changes. Staleness
-//! is then measured against the global acknowledgement counter: for a
-//! sampled k-th acknowledged check-in, the time from that acknowledgement to
+//! unit) and notes when its headline total of members first reaches each of
+//! the sampled thresholds k. Staleness is then measured against the global
+//! acknowledgement counter: the time from the k-th acknowledged check-in to
 //! each dashboard first showing a total of at least k (docs/live-protocol.md).
 
 use std::collections::BTreeMap;
@@ -27,16 +27,33 @@ use crate::worker::{DashboardTarget, Event};
 /// One dashboard's view over time.
 #[derive(Debug, Clone, Default)]
 struct Timeline {
-    /// (Unix µs received, headline members) each time the total rose.
-    points: Vec<(u64, i64)>,
+    /// The total of the first snapshot: thresholds count from it.
+    base: i64,
+    last: i64,
+    /// Unix µs at which the total first reached `base + thresholds[i]` (0: not yet).
+    firsts: Vec<u64>,
+    next: usize,
     messages: u64,
     bytes: u64,
     closed: bool,
 }
 
+impl Timeline {
+    fn saw(&mut self, at: u64, total: i64, thresholds: &[i64]) {
+        self.last = self.last.max(total);
+        while self.next < thresholds.len() && total >= self.base + thresholds[self.next] {
+            self.firsts[self.next] = at;
+            self.next += 1;
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DashboardReport {
-    pub timelines: Vec<Vec<(u64, i64)>>,
+    /// Per dashboard, per threshold: Unix µs first seen (0: never).
+    pub firsts: Vec<Vec<u64>>,
+    /// Per dashboard: the last total seen, less the first.
+    pub last_totals: Vec<i64>,
     pub messages: u64,
     pub bytes: u64,
     pub closed: usize,
@@ -67,21 +84,24 @@ pub fn headline_members(text: &str) -> Option<i64> {
 pub async fn open_all(
     source: IpAddr,
     targets: Vec<DashboardTarget>,
+    thresholds: Vec<i64>,
     concurrency: usize,
 ) -> (DashboardSet, Event) {
+    let thresholds = Arc::new(thresholds);
     use futures_util::stream;
     let started = std::time::Instant::now();
     let alive = Arc::new(AtomicUsize::new(0));
     let opened: Vec<Result<Opened>> = stream::iter(targets)
         .map(|t| {
             let alive = alive.clone();
+            let thresholds = thresholds.clone();
             async move {
                 let mut last = None;
                 for attempt in 0..3u64 {
                     if attempt > 0 {
                         tokio::time::sleep(Duration::from_millis(300 * attempt)).await;
                     }
-                    match open_one(source, &t, alive.clone()).await {
+                    match open_one(source, &t, thresholds.clone(), alive.clone()).await {
                         Ok(v) => return Ok(v),
                         Err(e) => last = Some(e),
                     }
@@ -124,7 +144,12 @@ pub async fn open_all(
     (set, ready)
 }
 
-async fn open_one(source: IpAddr, t: &DashboardTarget, alive: Arc<AtomicUsize>) -> Result<Opened> {
+async fn open_one(
+    source: IpAddr,
+    t: &DashboardTarget,
+    thresholds: Arc<Vec<i64>>,
+    alive: Arc<AtomicUsize>,
+) -> Result<Opened> {
     let stream = connect_tcp(t.addr, Some(source)).await?;
     let mut req =
         format!("ws://{}/api/sessions/{}/live", t.addr, t.session).into_client_request()?;
@@ -148,7 +173,9 @@ async fn open_one(source: IpAddr, t: &DashboardTarget, alive: Arc<AtomicUsize>) 
             let total = headline_members(t.as_str())
                 .ok_or_else(|| anyhow!("snapshot without a headline"))?;
             let mut v = view.lock().unwrap_or_else(|e| e.into_inner());
-            v.points.push((now_us(), total));
+            v.base = total;
+            v.last = total;
+            v.firsts = vec![0; thresholds.len()];
             v.messages += 1;
             v.bytes += t.len() as u64;
         }
@@ -171,10 +198,8 @@ async fn open_one(source: IpAddr, t: &DashboardTarget, alive: Arc<AtomicUsize>) 
                         let mut v = task_view.lock().unwrap_or_else(|e| e.into_inner());
                         v.messages += 1;
                         v.bytes += t.len() as u64;
-                        if let Some(total) = total
-                            && v.points.last().is_none_or(|(_, last)| total > *last)
-                        {
-                            v.points.push((at, total));
+                        if let Some(total) = total {
+                            v.saw(at, total, &thresholds);
                         }
                     }
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
@@ -195,7 +220,8 @@ impl DashboardSet {
         let mut r = DashboardReport::default();
         for v in &self.views {
             let v = v.lock().unwrap_or_else(|e| e.into_inner());
-            r.timelines.push(v.points.clone());
+            r.firsts.push(v.firsts.clone());
+            r.last_totals.push(v.last - v.base);
             r.messages += v.messages;
             r.bytes += v.bytes;
             r.closed += usize::from(v.closed);
@@ -231,45 +257,36 @@ pub struct Staleness {
     pub closed_early: usize,
 }
 
-/// For `samples` acknowledgements spread over the run, the time from the
-/// k-th acknowledgement (all sources together) to each dashboard's first
-/// total of at least `baseline + k`; negative times count as 0.
-pub fn staleness(acks: &AckSeries, reports: &[DashboardReport], samples: usize) -> Staleness {
-    let cumulative = acks.cumulative();
-    let total = cumulative.last().map(|(_, n)| *n).unwrap_or(0);
-    let timelines: Vec<&Vec<(u64, i64)>> =
-        reports.iter().flat_map(|r| r.timelines.iter()).collect();
+/// For each threshold k reached by the acknowledgements (all sources
+/// together), the time from the k-th acknowledgement to each dashboard's
+/// first total of at least k; negative times count as 0.
+pub fn staleness(acks: &AckSeries, report: &DashboardReport, thresholds: &[i64]) -> Staleness {
+    let total = acks.total();
     let mut out = Staleness {
-        dashboards: timelines.len(),
-        messages: reports.iter().map(|r| r.messages).sum(),
-        megabytes_received: (reports.iter().map(|r| r.bytes).sum::<u64>() as f64 / 1e6 * 10.0)
-            .round()
-            / 10.0,
-        closed_early: reports.iter().map(|r| r.closed).sum(),
+        dashboards: report.firsts.len(),
+        messages: report.messages,
+        megabytes_received: (report.bytes as f64 / 1e6 * 10.0).round() / 10.0,
+        closed_early: report.closed,
         ..Default::default()
     };
-    if total == 0 || timelines.is_empty() {
-        return out;
-    }
     let mut hist = Histogram::default();
-    let samples = samples.min(total as usize).max(1);
-    for s in 0..samples {
-        let k = 1 + (s as u64 * (total - 1)) / (samples.max(2) as u64 - 1).max(1);
-        let k = k.min(total);
-        // The millisecond in which the k-th acknowledgement arrived.
-        let idx = cumulative.partition_point(|(_, n)| *n < k);
-        let ack_us = cumulative[idx].0 * 1000 + 500;
+    for (i, &k) in thresholds.iter().enumerate() {
+        if k < 1 || k as u64 > total {
+            continue;
+        }
+        let Some(ms) = acks.ms_of(k as u64) else {
+            continue;
+        };
+        // The middle of the millisecond the k-th acknowledgement arrived in.
+        let ack_us = ms * 1000 + 500;
         out.samples += 1;
-        for tl in &timelines {
-            let base = tl.first().map(|(_, n)| *n).unwrap_or(0);
-            let want = base + k as i64;
-            let at = tl.partition_point(|(_, n)| *n < want);
-            match tl.get(at) {
-                Some((seen_us, _)) => {
-                    hist.record_us(seen_us.saturating_sub(ack_us));
+        for firsts in &report.firsts {
+            match firsts.get(i).copied().unwrap_or(0) {
+                0 => out.never += 1,
+                seen => {
+                    hist.record_us(seen.saturating_sub(ack_us));
                     out.measured += 1;
                 }
-                None => out.never += 1,
             }
         }
     }

@@ -27,7 +27,7 @@ mod server;
 mod stats;
 mod worker;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,6 +48,8 @@ pub const PHASES: [&str; 6] = ["import", "ceiling", "http", "ws", "burst", "dash
 /// What the issue asks for at full scale.
 pub const TARGET_CONSOLES: usize = 40_000;
 pub const TARGET_DASHBOARDS: usize = 1_000;
+/// Acknowledgement counts at which dashboard staleness is measured.
+const STALENESS_SAMPLES: usize = 200;
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -388,6 +390,19 @@ async fn run_backend(backend: Backend, opts: &Options, res: &mut BackendResult) 
         i.stop(Duration::from_secs(15));
     }
     bench.db.drop_now().await;
+    // Keep the servers' logs (the temporary directory goes).
+    let logs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/national-bench/logs");
+    let _ = std::fs::create_dir_all(&logs);
+    for (i, inst) in bench.instances.iter().enumerate() {
+        let to = logs.join(format!(
+            "{}-scale-{}-server-{i}.log",
+            backend.name(),
+            opts.scale
+        ));
+        if std::fs::copy(&inst.log, &to).is_ok() {
+            res.server_logs.push(to.display().to_string());
+        }
+    }
     outcome
 }
 
@@ -577,7 +592,6 @@ impl Bench<'_> {
             self.instances.push(inst);
         }
         res.instances = n;
-        res.server_log_dir = dir.display().to_string();
         self.org = Some(Org::sign_in(&self.bases[0]).await?);
         Ok(())
     }
@@ -707,7 +721,9 @@ impl Bench<'_> {
         };
         let chosen: Vec<usize> = self.ds.points_by_rank().into_iter().take(n).collect();
         let own_limit = proc::nofile_hard_limit().unwrap_or(1024);
-        let per_worker = own_limit.saturating_sub(300).clamp(100, 25_000);
+        // Well under a process's open-file limit and a source address's
+        // ~28,000 ports.
+        let per_worker = own_limit.saturating_sub(300).clamp(100, 15_000);
         let workers_n = n.div_ceil(per_worker).max(1);
         let chunk = n.div_ceil(workers_n);
         info.workers = workers_n;
@@ -823,7 +839,16 @@ impl Bench<'_> {
         out.idle_cpu = Some(self.cpu_since(&mark, &worker_refs));
         out.idle_seconds = idle.as_secs_f64();
         out.rss_idle_mb = self.rss_mb();
-        let connected = out.consoles.connected.max(1) as f64;
+        let (open, closes) = console_status(&mut consoles.workers).await?;
+        out.consoles.open_after_idle = Some(open);
+        if open < out.consoles.connected {
+            self.log(format!(
+                "ws: only {open} of {} consoles still open after the idle window: {closes:?}",
+                out.consoles.connected
+            ));
+        }
+        // Memory per console of those still open.
+        let connected = open.max(1) as f64;
         let grown: f64 = out
             .rss_idle_mb
             .iter()
@@ -864,6 +889,9 @@ impl Bench<'_> {
         out.cpu = Some(self.cpu_since(&mark, &worker_refs));
         out.checkins = Some(LoadSummary::of(&report.consoles));
         out.rss_after_mb = self.rss_mb();
+        let (open, closes) = console_status(&mut consoles.workers).await?;
+        out.consoles.open_at_end = Some(open);
+        out.consoles.closes = closes;
         if let Some(s) = &out.checkins {
             self.log(format!(
                 "ws: {} checked in in {} s = {}/s, ack p50 {:?} ms, p99 {:?} ms; refused {:?}, unanswered {}",
@@ -925,6 +953,13 @@ impl Bench<'_> {
         let n_inst = self.instances.len();
         // Dashboards first: they watch the whole burst.
         let mut dash_worker = None;
+        // Staleness is sampled at totals spread over the session.
+        let thresholds: Vec<i64> = (0..STALENESS_SAMPLES)
+            .map(|i| {
+                let k = self.ds.members as f64 * (i as f64 + 0.5) / STALENESS_SAMPLES as f64;
+                (k.ceil() as i64).max(1)
+            })
+            .collect();
         if self.opts.has("dashboards") && self.opts.dashboards > 0 {
             let mut w = Worker::spawn("dashboards", IpAddr::V4(Ipv4Addr::new(127, 0, 0, 100)))?;
             let targets: Vec<DashboardTarget> = (0..self.opts.dashboards)
@@ -941,6 +976,7 @@ impl Bench<'_> {
             w.send(&Order::Dashboards {
                 source: w.source,
                 targets,
+                thresholds: thresholds.clone(),
                 concurrency: 32,
             })
             .await?;
@@ -1064,11 +1100,7 @@ impl Bench<'_> {
         };
         out.peak_per_second = acks.peak_per_second();
         let rush_start_ms = (start_us + trickle.as_micros() as u64) / 1000;
-        let rush: u64 = acks
-            .per_ms
-            .range(rush_start_ms..)
-            .map(|(_, n)| u64::from(*n))
-            .sum();
+        let rush = acks.since(rush_start_ms);
         let rush_secs = (last / 1000).saturating_sub(rush_start_ms) as f64 / 1000.0;
         out.rush_per_second = if rush_secs > 0.0 {
             (rush as f64 / rush_secs).round()
@@ -1097,17 +1129,16 @@ impl Bench<'_> {
                     Event::Dashboards { report } => *report,
                     other => bail!("unexpected answer {other:?}"),
                 };
-                let caught_up = reports.timelines.iter().all(|t| {
-                    t.last()
-                        .map(|(_, n)| *n as u64 >= acknowledged)
-                        .unwrap_or(false)
-                });
+                let caught_up = reports
+                    .last_totals
+                    .iter()
+                    .all(|t| *t as u64 >= acknowledged);
                 if caught_up || Instant::now() > until {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            let s = dashboards::staleness(&acks, std::slice::from_ref(&reports), 200);
+            let s = dashboards::staleness(&acks, &reports, &thresholds);
             self.log(format!(
                 "dashboards: staleness p50 {:?} ms, p99 {:?} ms over {} samples × {} dashboards (never: {})",
                 s.latency.p50_ms, s.latency.p99_ms, s.samples, s.dashboards, s.never
@@ -1116,6 +1147,9 @@ impl Bench<'_> {
             w.send(&Order::Close).await?;
             let _ = w.recv(Duration::from_secs(60)).await;
         }
+        let (open, closes) = console_status(&mut consoles.workers).await?;
+        out.consoles.open_at_end = Some(open);
+        out.consoles.closes = closes;
         close_workers(&mut consoles.workers).await;
 
         // Verification: the server's figures against the acknowledgements.
@@ -1239,6 +1273,21 @@ async fn run_plans(
     })
 }
 
+/// How many consoles the workers hold open, and why the others closed.
+async fn console_status(workers: &mut [Worker]) -> Result<(usize, BTreeMap<String, u64>)> {
+    let mut open = 0;
+    let mut closes = BTreeMap::new();
+    for ev in worker::all(workers, Duration::from_secs(60), |_, _| Order::Status).await? {
+        if let Event::Status { open: o, closes: c } = ev {
+            open += o;
+            for (k, v) in c {
+                *closes.entry(k).or_insert(0) += v;
+            }
+        }
+    }
+    Ok((open, closes))
+}
+
 async fn close_workers(workers: &mut [Worker]) {
     let _ = worker::all(workers, Duration::from_secs(60), |_, _| Order::Close).await;
 }
@@ -1258,6 +1307,7 @@ impl LoadSummary {
             already_checked_in: r.already_checked_in,
             refused: r.refused.clone(),
             unanswered: r.unanswered,
+            retried: r.retried,
             not_sent: r.not_sent,
             disconnected: r.disconnected,
             seconds: round1(secs),

@@ -171,6 +171,12 @@ pub struct ConsoleInfo {
     pub sources: String,
     pub connect_seconds: f64,
     pub errors: BTreeMap<String, usize>,
+    /// Consoles still open after the idle window (WebSocket phase).
+    pub open_after_idle: Option<usize>,
+    /// Still open at the end of the phase.
+    pub open_at_end: Option<usize>,
+    /// Why the others closed (close code and reason from the server, or the error).
+    pub closes: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -182,6 +188,7 @@ pub struct LoadSummary {
     pub already_checked_in: u64,
     pub refused: BTreeMap<String, u64>,
     pub unanswered: u64,
+    pub retried: u64,
     pub not_sent: u64,
     pub disconnected: u64,
     pub seconds: f64,
@@ -253,7 +260,8 @@ pub struct BackendResult {
     pub instances: usize,
     pub error: Option<String>,
     pub wall_seconds: f64,
-    pub server_log_dir: String,
+    /// Copies of the servers' logs (stderr), kept after the run.
+    pub server_logs: Vec<String>,
     pub dataset: DatasetInfo,
     pub import: Option<ImportPhase>,
     pub setup: Vec<SetupStep>,
@@ -428,16 +436,28 @@ fn rows(b: &BackendResult, scale: usize) -> Vec<Row> {
     if let Some(w) = &b.ws {
         let c = &w.consoles;
         let full_target = TARGET_CONSOLES / scale;
+        let still = c.open_after_idle.unwrap_or(c.connected);
         row(
             "Point consoles connected".into(),
             format!(
-                "{} of {} ({} instance(s))",
+                "{} of {} ({} instance(s)){}",
                 n(c.connected as f64),
                 n(full_target as f64),
-                b.instances
+                b.instances,
+                if still < c.connected {
+                    format!(
+                        "; **only {} still open after {:.0} s idle**",
+                        n(still as f64),
+                        w.idle_seconds
+                    )
+                } else {
+                    format!("; all still open after {:.0} s idle", w.idle_seconds)
+                }
             ),
             n(full_target as f64),
-            if c.connected >= full_target {
+            if still < c.connected {
+                Status::Missed
+            } else if c.connected >= full_target {
                 Status::Met
             } else if c.planned < c.target && c.connected >= c.planned {
                 Status::NotApplicable("open-file limit of this machine, see below".into())
@@ -823,18 +843,22 @@ fn details(s: &mut String, b: &BackendResult) {
             d.closed_early
         );
     }
-    let _ = writeln!(
-        s,
-        "\nServer logs were in `{}` (removed at the end).\n",
-        b.server_log_dir
-    );
+    let logs: Vec<String> = b
+        .server_logs
+        .iter()
+        .map(|l| match l.split_once("/target/") {
+            Some((_, rest)) => format!("`target/{rest}`"),
+            None => format!("`{l}`"),
+        })
+        .collect();
+    let _ = writeln!(s, "\nServer logs: {}.\n", logs.join(", "));
 }
 
 fn console_details(s: &mut String, what: &str, c: &ConsoleInfo) {
     let _ = writeln!(
         s,
         "- **{what}**: {} connected ({} per instance), {} failed, in {:.1} s, from {} worker process(es) on {}. \
-         Why this many: {}.{}",
+         Why this many: {}.{}{}",
         n(c.connected as f64),
         c.per_instance
             .iter()
@@ -850,15 +874,43 @@ fn console_details(s: &mut String, what: &str, c: &ConsoleInfo) {
             String::new()
         } else {
             format!(" Errors: {:?}.", c.errors)
-        }
+        },
+        closes(c)
     );
+}
+
+fn closes(c: &ConsoleInfo) -> String {
+    if c.open_after_idle.is_none() && c.open_at_end.is_none() && c.closes.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(" Still open");
+    if let Some(x) = c.open_after_idle {
+        out.push_str(&format!(" after the idle window: {}", n(x as f64)));
+    }
+    if let Some(x) = c.open_at_end {
+        out.push_str(&format!(", at the end: {}", n(x as f64)));
+    }
+    out.push_str("; closed before the end: ");
+    if c.closes.is_empty() {
+        out.push_str("none");
+    } else {
+        let list: Vec<String> = c
+            .closes
+            .iter()
+            .map(|(why, count)| format!("{} × “{why}”", n(*count as f64)))
+            .collect();
+        out.push_str(&list.join(", "));
+    }
+    out.push('.');
+    out
 }
 
 fn load_details(s: &mut String, what: &str, c: &LoadSummary) {
     let _ = writeln!(
         s,
         "- **{what}**: {} consoles, {} planned, {} sent in {:.1} s, {} acknowledged `checked_in`, {} `already_checked_in`, \
-         refused {:?}, unanswered {}, not sent {}, disconnected {}; {}/s, ack {}, max {}.",
+         refused {:?}, sent again after an `error` {}, unanswered {}, not sent {}, consoles disconnected {}; \
+         {}/s, ack {}, max {}.",
         n(c.consoles as f64),
         n(c.planned as f64),
         n(c.sent as f64),
@@ -866,6 +918,7 @@ fn load_details(s: &mut String, what: &str, c: &LoadSummary) {
         n(c.checked_in as f64),
         c.already_checked_in,
         c.refused,
+        c.retried,
         c.unanswered,
         c.not_sent,
         c.disconnected,

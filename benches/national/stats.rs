@@ -115,53 +115,81 @@ pub fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// How many new check-ins were acknowledged in each millisecond (Unix ms),
-/// from every source of the run: merged, it is the global ack counter that
-/// dashboard staleness is measured against.
+/// How many new check-ins were acknowledged in each millisecond (dense,
+/// from `start_ms`, Unix ms), from every source of the run: merged, it is
+/// the global ack counter that dashboard staleness is measured against.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AckSeries {
-    pub per_ms: BTreeMap<u64, u32>,
+    pub start_ms: u64,
+    pub counts: Vec<u32>,
 }
 
 impl AckSeries {
+    fn add(&mut self, ms: u64, n: u32) {
+        if self.counts.is_empty() {
+            self.start_ms = ms;
+        }
+        if ms < self.start_ms {
+            let shift = (self.start_ms - ms) as usize;
+            let mut grown = vec![0; shift];
+            grown.append(&mut self.counts);
+            self.counts = grown;
+            self.start_ms = ms;
+        }
+        let i = (ms - self.start_ms) as usize;
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] += n;
+    }
+
     pub fn record(&mut self, at_us: u64) {
-        *self.per_ms.entry(at_us / 1000).or_insert(0) += 1;
+        self.add(at_us / 1000, 1);
     }
 
     pub fn merge(&mut self, other: &AckSeries) {
-        for (ms, n) in &other.per_ms {
-            *self.per_ms.entry(*ms).or_insert(0) += n;
+        if other.counts.is_empty() {
+            return;
+        }
+        // Make room for both ends first, then add.
+        self.add(other.start_ms, 0);
+        self.add(other.start_ms + other.counts.len() as u64 - 1, 0);
+        let offset = (other.start_ms - self.start_ms) as usize;
+        for (i, n) in other.counts.iter().enumerate() {
+            self.counts[offset + i] += n;
         }
     }
 
-    /// (Unix ms at which the cumulative count reaches each value): for the
-    /// `k`-th acknowledgement, the millisecond it arrived in.
-    pub fn cumulative(&self) -> Vec<(u64, u64)> {
-        let mut total = 0;
-        self.per_ms
-            .iter()
-            .map(|(ms, n)| {
-                total += u64::from(*n);
-                (*ms, total)
-            })
-            .collect()
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|n| u64::from(*n)).sum()
     }
 
-    /// The most acknowledged in any one-second window (a sliding second).
+    /// The Unix ms in which the `k`-th acknowledgement (1-based) arrived.
+    pub fn ms_of(&self, k: u64) -> Option<u64> {
+        let mut seen = 0;
+        for (i, n) in self.counts.iter().enumerate() {
+            seen += u64::from(*n);
+            if seen >= k {
+                return Some(self.start_ms + i as u64);
+            }
+        }
+        None
+    }
+
+    /// Acknowledgements from Unix ms `from` on.
+    pub fn since(&self, from: u64) -> u64 {
+        let skip = from.saturating_sub(self.start_ms) as usize;
+        self.counts.iter().skip(skip).map(|n| u64::from(*n)).sum()
+    }
+
+    /// The most acknowledged in any one-second window.
     pub fn peak_per_second(&self) -> u64 {
-        let points: Vec<(u64, u64)> = self
-            .per_ms
-            .iter()
-            .map(|(m, n)| (*m, u64::from(*n)))
-            .collect();
         let mut best = 0;
-        let mut sum = 0;
-        let mut start = 0;
-        for end in 0..points.len() {
-            sum += points[end].1;
-            while points[end].0 - points[start].0 >= 1000 {
-                sum -= points[start].1;
-                start += 1;
+        let mut sum = 0u64;
+        for i in 0..self.counts.len() {
+            sum += u64::from(self.counts[i]);
+            if i >= 1000 {
+                sum -= u64::from(self.counts[i - 1000]);
             }
             best = best.max(sum);
         }

@@ -48,10 +48,12 @@ pub enum Order {
         targets: Vec<ConsoleTarget>,
         concurrency: usize,
     },
-    /// Open these dashboards from `source`.
+    /// Open these dashboards from `source`; note when each first shows a
+    /// total of its first one plus each of `thresholds`.
     Dashboards {
         source: IpAddr,
         targets: Vec<DashboardTarget>,
+        thresholds: Vec<i64>,
         concurrency: usize,
     },
     /// The check-ins each console will send (member indices, by console
@@ -73,6 +75,8 @@ pub enum Order {
     },
     /// The dashboards' timelines so far.
     DashboardReport,
+    /// How many consoles are open, and why the others closed.
+    Status,
     /// Close every console and dashboard.
     Close,
 }
@@ -101,6 +105,10 @@ pub enum Event {
     },
     Closed {
         still_open: usize,
+    },
+    Status {
+        open: usize,
+        closes: BTreeMap<String, u64>,
     },
     Failed {
         message: String,
@@ -157,9 +165,11 @@ pub fn main() -> Result<()> {
                 Order::Dashboards {
                     source,
                     targets,
+                    thresholds,
                     concurrency,
                 } => {
-                    let (set, ready) = dashboards::open_all(source, targets, concurrency).await;
+                    let (set, ready) =
+                        dashboards::open_all(source, targets, thresholds, concurrency).await;
                     dashboards = Some(set);
                     ready
                 }
@@ -208,6 +218,16 @@ pub fn main() -> Result<()> {
                     },
                     None => Event::Failed {
                         message: "no dashboards".into(),
+                    },
+                },
+                Order::Status => match &consoles {
+                    Some(set) => {
+                        let (open, closes) = set.status();
+                        Event::Status { open, closes }
+                    }
+                    None => Event::Status {
+                        open: 0,
+                        closes: BTreeMap::new(),
                     },
                 },
                 Order::Close => {
