@@ -503,15 +503,33 @@ async fn postgres_import(
     let mut tx = pool.begin().await?;
     let units = unit_map(sqlx::query_as(SELECT_UNITS).fetch_all(&mut *tx).await?);
     let mut incoming = spawn_preparer(raw, units, scope.clone());
-    sqlx::query(
-        "CREATE TEMPORARY TABLE member_import (line BIGINT NOT NULL, code TEXT NOT NULL, \
-         full_name TEXT NOT NULL, name_search TEXT NOT NULL, sort_key TEXT NOT NULL, \
-         category TEXT NOT NULL, unit_id BIGINT NOT NULL) ON COMMIT DROP",
-    )
-    .execute(&mut *tx)
-    .await?;
+    let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM members)")
+        .fetch_one(&mut *tx)
+        .await?;
+    // The first load of a national roster goes straight into the table:
+    // nothing to merge, so no staging table, and the unit check and the sort
+    // index are done once at the end (see below).
+    let direct = empty && scope == &Scope::All && expected_rows >= REBUILD_INDEX_FROM;
+    if direct {
+        drop_bulk_checks(&mut tx).await?;
+    } else {
+        sqlx::query(
+            "CREATE TEMPORARY TABLE member_import (line BIGINT NOT NULL, code TEXT NOT NULL, \
+             full_name TEXT NOT NULL, name_search TEXT NOT NULL, sort_key TEXT NOT NULL, \
+             category TEXT NOT NULL, unit_id BIGINT NOT NULL) ON COMMIT DROP",
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     let mut checked = Checked::default();
-    let mut copy = tx.copy_in_raw("COPY member_import FROM STDIN").await?;
+    let mut copy = tx
+        .copy_in_raw(if direct {
+            "COPY members (code, full_name, name_search, sort_key, category, unit_id, \
+             created_at, updated_at) FROM STDIN"
+        } else {
+            "COPY member_import FROM STDIN"
+        })
+        .await?;
     let mut buf = Vec::with_capacity(COPY_BUFFER + 64 * 1024);
     while let Some(mut chunk) = incoming.recv().await {
         if !checked.take(&mut chunk) {
@@ -520,7 +538,9 @@ async fn postgres_import(
         for ((row, (search, sort)), unit_id) in
             chunk.rows.iter().zip(&chunk.keys).zip(&chunk.unit_ids)
         {
-            let _ = write!(buf, "{}\t", row.line);
+            if !direct {
+                let _ = write!(buf, "{}\t", row.line);
+            }
             copy_field(&mut buf, &row.code);
             buf.push(b'\t');
             copy_field(&mut buf, &row.full_name);
@@ -528,7 +548,11 @@ async fn postgres_import(
             copy_field(&mut buf, search);
             buf.push(b'\t');
             copy_field(&mut buf, sort);
-            let _ = writeln!(buf, "\t{}\t{unit_id}", row.category.code());
+            let _ = write!(buf, "\t{}\t{unit_id}", row.category.code());
+            if direct {
+                let _ = write!(buf, "\t{now}\t{now}");
+            }
+            buf.push(b'\n');
             if buf.len() >= COPY_BUFFER {
                 copy.send(buf.as_slice()).await?;
                 buf.clear();
@@ -563,6 +587,12 @@ async fn postgres_import(
         tx.rollback().await?;
         return Ok(conclude(parsed, checked, 0));
     }
+    if direct {
+        restore_bulk_checks(&mut tx).await?;
+        tx.commit().await?;
+        let created = checked.rows;
+        return Ok(conclude(parsed, checked, created));
+    }
     let before: i64 = sqlx::query_scalar("SELECT count(*) FROM members")
         .fetch_one(&mut *tx)
         .await?;
@@ -573,12 +603,7 @@ async fn postgres_import(
     // rows), only for loads bigger than the roster already there.
     let bulk = expected_rows >= REBUILD_INDEX_FROM && expected_rows as i64 > before;
     if bulk {
-        sqlx::query("ALTER TABLE members DROP CONSTRAINT members_unit_id_fkey")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DROP INDEX members_unit")
-            .execute(&mut *tx)
-            .await?;
+        drop_bulk_checks(&mut tx).await?;
     }
     sqlx::query(&format!(
         "INSERT INTO members (code, full_name, name_search, sort_key, category, unit_id, created_at, updated_at) \
@@ -588,22 +613,40 @@ async fn postgres_import(
     .execute(&mut *tx)
     .await?;
     if bulk {
-        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("CREATE INDEX members_unit ON members (unit_id, sort_key)")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "ALTER TABLE members ADD CONSTRAINT members_unit_id_fkey \
-             FOREIGN KEY (unit_id) REFERENCES units (id)",
-        )
-        .execute(&mut *tx)
-        .await?;
+        restore_bulk_checks(&mut tx).await?;
     }
     let after: i64 = sqlx::query_scalar("SELECT count(*) FROM members")
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(conclude(parsed, checked, (after - before) as u64))
+}
+
+/// For a bulk load on PostgreSQL: no unit check by trigger per row, no sort
+/// index updated row by row (the roster is locked until commit).
+async fn drop_bulk_checks(tx: &mut sqlx::PgTransaction<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("ALTER TABLE members DROP CONSTRAINT members_unit_id_fkey")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DROP INDEX members_unit")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The unit check once over all rows, the sort index built in one sort.
+async fn restore_bulk_checks(tx: &mut sqlx::PgTransaction<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("CREATE INDEX members_unit ON members (unit_id, sort_key)")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "ALTER TABLE members ADD CONSTRAINT members_unit_id_fkey \
+         FOREIGN KEY (unit_id) REFERENCES units (id)",
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
