@@ -818,8 +818,14 @@ pub async fn dashboard_ws(
     let Some(root) = root else {
         return AppError::forbidden().into_response();
     };
+    // A thousand dashboards stay open through a session: small buffers, as
+    // the console's, and a dashboard that stops reading is dropped.
     upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024)
         .max_message_size(16 * 1024)
+        .max_frame_size(16 * 1024)
         .on_upgrade(move |socket| run_dashboard(state, live, root, socket))
 }
 
