@@ -74,7 +74,15 @@ impl Db {
             tx.commit().await?;
             Ok::<_, sqlx::Error>((units, roster, points, checkins, head_counts))
         })?;
-        let category = |c: &str| Category::parse(c).unwrap_or(Category::Guest);
+        // Stored codes match exactly: no folding per row (millions of them).
+        let category = |c: &str| {
+            Category::ALL
+                .iter()
+                .copied()
+                .find(|x| x.code() == c)
+                .or_else(|| Category::parse(c))
+                .unwrap_or(Category::Guest)
+        };
         Ok(TallySource {
             units: units
                 .into_iter()
@@ -96,7 +104,12 @@ impl Db {
                         id,
                         unit,
                         category(&c),
-                        CheckinMethod::parse(&m).unwrap_or(CheckinMethod::Roster),
+                        CheckinMethod::ALL
+                            .iter()
+                            .copied()
+                            .find(|x| x.code() == m)
+                            .or_else(|| CheckinMethod::parse(&m))
+                            .unwrap_or(CheckinMethod::Roster),
                         point,
                     )
                 })
