@@ -50,8 +50,8 @@ pub async fn console_ws(
         )
         .into_response();
     }
-    let point = match authenticate(&state, &q.ticket).await {
-        Ok(point) => point,
+    let (point, link_hash) = match authenticate(&state, &q.ticket).await {
+        Ok(found) => found,
         Err(e) => return e.into_response(),
     };
     // Tens of thousands of consoles stay connected: small buffers (the
@@ -62,10 +62,12 @@ pub async fn console_ws(
         .max_write_buffer_size(MAX_UNSENT_BYTES)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| run(state, point, socket))
+        .on_upgrade(move |socket| run(state, point, link_hash, socket))
 }
 
-async fn authenticate(state: &AppState, raw: &str) -> Result<PointRecord, AppError> {
+/// The point of a ticket, with the hash of the operator link it was made
+/// from (the console closes when the link changes).
+async fn authenticate(state: &AppState, raw: &str) -> Result<(PointRecord, String), AppError> {
     let point_id = ticket::point_of(raw).ok_or_else(link_invalid)?;
     let hash = state
         .db()
@@ -75,11 +77,12 @@ async fn authenticate(state: &AppState, raw: &str) -> Result<PointRecord, AppErr
     if !ticket::verify(&state.keys().qr, raw, &hash, time::now_ms()) {
         return Err(link_invalid());
     }
-    state
+    let point = state
         .db()
         .point_by_id(point_id)
         .await?
-        .ok_or_else(link_invalid)
+        .ok_or_else(link_invalid)?;
+    Ok((point, hash))
 }
 
 async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
@@ -101,22 +104,22 @@ async fn welcome(state: &AppState, point: &PointRecord) -> Result<ServerMessage,
     })
 }
 
-async fn run(state: AppState, point: PointRecord, mut socket: WebSocket) {
+/// When to check next that the operator link still stands: every 10–20 s,
+/// spread so that thousands of consoles don't all ask at the same instant.
+fn next_link_check() -> Instant {
+    use rand::Rng;
+    Instant::now() + Duration::from_millis(rand::thread_rng().gen_range(10_000..20_000))
+}
+
+async fn run(state: AppState, point: PointRecord, hash_at_start: String, mut socket: WebSocket) {
     let _guard = state.track_socket();
     let presence = state.presence();
     presence.connected(point.id);
     state.connection_notes().note(point.id).await;
     tracing::info!(point = point.id, "console connected");
     let mut shutdown = state.shutdown_signal();
-    let hash_at_start = state
-        .db()
-        .operator_token_hash(point.id)
-        .await
-        .ok()
-        .flatten();
-
     // The latest head count, shown with each acknowledgement; refreshed by
-    // this console's own reports and at each QR rotation.
+    // this console's own reports (and on reconnect or refresh).
     let mut head_count = None;
     let mut ok = match welcome(&state, &point).await {
         Ok(msg) => {
@@ -128,6 +131,7 @@ async fn run(state: AppState, point: PointRecord, mut socket: WebSocket) {
         Err(_) => false,
     };
     let mut rotation = next_rotation();
+    let mut link_check = next_link_check();
     let mut idle_deadline = Instant::now() + IDLE_TIMEOUT;
     while ok {
         tokio::select! {
@@ -147,18 +151,22 @@ async fn run(state: AppState, point: PointRecord, mut socket: WebSocket) {
                 }
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
             },
-            _ = sleep_until(rotation) => {
-                rotation = next_rotation();
-                if let Ok(latest) = state.db().latest_head_count(point.id).await {
-                    head_count = latest;
-                }
-                // A revoked or rotated link closes the console at the next tick.
-                let current = state.db().operator_token_hash(point.id).await.ok().flatten();
-                if current.is_none() || current != hash_at_start {
+            _ = sleep_until(link_check) => {
+                link_check = next_link_check();
+                // A revoked or rotated link closes the console. A database
+                // that doesn't answer (overloaded) is no reason to: ask again later.
+                let revoked = match state.db().operator_token_hash(point.id).await {
+                    Ok(current) => current.as_deref() != Some(hash_at_start.as_str()),
+                    Err(_) => false,
+                };
+                if revoked {
                     let _ = send(&mut socket, &ServerMessage::Error { id: None, code: "operator.link_invalid".into(), message: link_invalid().message }).await;
                     let _ = socket.send(Message::Close(Some(CloseFrame { code: CLOSE_LINK_REVOKED, reason: "link revoked".into() }))).await;
                     break;
                 }
+            }
+            _ = sleep_until(rotation) => {
+                rotation = next_rotation();
                 ok = match operator::qr_view(&state, point.id) {
                     Ok(qr) => send(&mut socket, &ServerMessage::Qr(qr)).await,
                     Err(_) => true,

@@ -496,7 +496,7 @@ async fn revoking_the_link_closes_the_open_console_with_4401() {
         .await
         .error(401, "operator.link_invalid");
 
-    // The console learns it at the next QR rotation (every 20 s).
+    // The console learns it at its next link check (every 10–20 s).
     let (seen, code) = until_closed(&mut ws, Duration::from_secs(25)).await;
     assert_eq!(code, Some(4401), "messages before the close: {seen:?}");
     let last = seen.last().expect("an error before the close");
