@@ -10,7 +10,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test (unit + API, SQLite)"
-cargo test --locked --all-targets
+cargo test --locked --lib --bins --tests
 echo "== API tests again on PostgreSQL"
 # Each test makes its own database on this server; a server that cannot be
 # reached fails the run (it never falls back to SQLite).

@@ -228,6 +228,12 @@ impl Options {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs bench
+    // targets without it, and must not start a national benchmark.
+    if !args.iter().any(|a| a == "--bench" || a == "--worker") {
+        println!("national benchmark: not run outside `cargo bench` (see README)");
+        return;
+    }
     if args.iter().any(|a| a == "--worker") {
         if let Err(e) = worker::main() {
             eprintln!("worker: {e:#}");
