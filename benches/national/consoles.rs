@@ -151,6 +151,7 @@ pub struct ConsoleSet {
     handles: Vec<mpsc::UnboundedSender<Order>>,
     alive: Arc<AtomicUsize>,
     closes: Closes,
+    reconnects: Arc<AtomicUsize>,
 }
 
 /// Opens every console (at most `concurrency` handshakes at a time).
@@ -164,18 +165,20 @@ pub async fn open_all(
     let next = Arc::new(AtomicUsize::new(0));
     let alive = Arc::new(AtomicUsize::new(0));
     let closes: Closes = Arc::default();
+    let reconnects = Arc::new(AtomicUsize::new(0));
     let slots: Arc<Mutex<Vec<Option<mpsc::UnboundedSender<Order>>>>> =
         Arc::new(Mutex::new(vec![None; targets.len()]));
     let errors: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
     let mut tasks = Vec::new();
     for _ in 0..concurrency.max(1) {
-        let (targets, next, slots, errors, alive, closes) = (
+        let (targets, next, slots, errors, alive, closes, reconnects) = (
             targets.clone(),
             next.clone(),
             slots.clone(),
             errors.clone(),
             alive.clone(),
             closes.clone(),
+            reconnects.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut conns: BTreeMap<SocketAddr, Conn> = BTreeMap::new();
@@ -191,7 +194,14 @@ pub async fn open_all(
                         Ok(ws) => {
                             let (tx, rx) = mpsc::unbounded_channel();
                             alive.fetch_add(1, Ordering::Relaxed);
-                            tokio::spawn(console_task(ws, rx, i, alive.clone(), closes.clone()));
+                            let link = Link {
+                                ws,
+                                source,
+                                target: target.clone(),
+                                closes: closes.clone(),
+                                reconnects: reconnects.clone(),
+                            };
+                            tokio::spawn(console_task(link, rx, i, alive.clone()));
                             slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(tx);
                             last.clear();
                             break;
@@ -230,6 +240,7 @@ pub async fn open_all(
             handles,
             alive,
             closes,
+            reconnects,
         },
         Event::Ready {
             opened,
@@ -313,39 +324,71 @@ fn heartbeat() -> Message {
     Message::text(r#"{"type":"heartbeat"}"#)
 }
 
+/// A console's connection, and what it takes to open it again.
+struct Link {
+    ws: Ws,
+    source: IpAddr,
+    target: ConsoleTarget,
+    closes: Closes,
+    reconnects: Arc<AtomicUsize>,
+}
+
+impl Link {
+    /// After the connection ended for `why`: reconnect as the console page
+    /// does (a new ticket, with backoff) — unless the server closed it with
+    /// 4401, link revoked: then the console stops. True if connected again.
+    async fn recover(&mut self, why: String) -> bool {
+        let revoked = why.contains(" 4401 ");
+        note_close(&self.closes, why);
+        if revoked {
+            return false;
+        }
+        for attempt in 0..5u32 {
+            tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+            let mut conns = BTreeMap::new();
+            if let Ok(ws) = open_one(self.source, &self.target, &mut conns).await {
+                self.ws = ws;
+                self.reconnects.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+        }
+        false
+    }
+}
+
 async fn console_task(
-    mut ws: Ws,
+    mut link: Link,
     mut orders: mpsc::UnboundedReceiver<Order>,
     index: usize,
     alive: Arc<AtomicUsize>,
-    closes: Closes,
 ) {
     let mut beat = heartbeat_interval(index);
     loop {
         tokio::select! {
             order = orders.recv() => match order {
                 Some(Order::Run(job, me)) => {
-                    let gone = run_job(&mut ws, &mut beat, &job, me).await;
+                    let connected = run_job(&mut link, &mut beat, &job, me).await;
                     let _ = job.finished.send(());
-                    if let Some(why) = gone {
-                        note_close(&closes, why);
+                    if !connected {
                         break;
                     }
                 }
                 Some(Order::Close) | None => {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), ws.close(None)).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(5), link.ws.close(None)).await;
                     break;
                 }
             },
-            frame = ws.next() => {
-                if let Some(why) = ended(&frame) {
-                    note_close(&closes, why);
+            frame = link.ws.next() => {
+                if let Some(why) = ended(&frame)
+                    && !link.recover(why).await
+                {
                     break;
                 }
             }
             _ = beat.tick() => {
-                if let Err(e) = ws.send(heartbeat()).await {
-                    note_close(&closes, format!("error sending a heartbeat: {e}"));
+                if let Err(e) = link.ws.send(heartbeat()).await
+                    && !link.recover(format!("error sending a heartbeat: {e}")).await
+                {
                     break;
                 }
             }
@@ -354,20 +397,24 @@ async fn console_task(
     alive.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Serves the connection (frames, heartbeats) until `until`; why it ended
-/// if it did.
-async fn idle_until(ws: &mut Ws, beat: &mut Interval, until: Instant) -> Option<String> {
+/// Serves the connection (frames, heartbeats) until `until`, reconnecting
+/// if it drops; false if it is gone for good.
+async fn idle_until(link: &mut Link, beat: &mut Interval, until: Instant) -> bool {
     loop {
         tokio::select! {
-            _ = sleep_until(until) => return None,
-            frame = ws.next() => {
-                if let Some(why) = ended(&frame) {
-                    return Some(why);
+            _ = sleep_until(until) => return true,
+            frame = link.ws.next() => {
+                if let Some(why) = ended(&frame)
+                    && !link.recover(why).await
+                {
+                    return false;
                 }
             }
             _ = beat.tick() => {
-                if let Err(e) = ws.send(heartbeat()).await {
-                    return Some(format!("error sending a heartbeat: {e}"));
+                if let Err(e) = link.ws.send(heartbeat()).await
+                    && !link.recover(format!("error sending a heartbeat: {e}")).await
+                {
+                    return false;
                 }
             }
         }
@@ -378,14 +425,15 @@ async fn idle_until(ws: &mut Ws, beat: &mut Interval, until: Instant) -> Option<
 enum Answer {
     Ack,
     /// An `error` frame: not durable, to be sent again.
-    Error(String),
+    Error,
     TimedOut,
     Gone(String),
 }
 
-/// Runs this console's share of the job; why the connection ended, if it did.
-async fn run_job(ws: &mut Ws, beat: &mut Interval, job: &Job, me: usize) -> Option<String> {
-    /// Sends of one check-in after `error` answers, at most.
+/// Runs this console's share of the job; false if the connection is gone
+/// for good.
+async fn run_job(link: &mut Link, beat: &mut Interval, job: &Job, me: usize) -> bool {
+    /// Sends of one check-in (after `error` answers or reconnections), at most.
     const ATTEMPTS: u32 = 4;
     let items = &job.plan.items[me];
     let mut r = LoadReport {
@@ -407,7 +455,7 @@ async fn run_job(ws: &mut Ws, beat: &mut Interval, job: &Job, me: usize) -> Opti
         .collect();
     moments.sort();
     let rush = job.start + job.plan.trickle;
-    let mut gone = None;
+    let mut connected = true;
     let mut k = 0;
     'items: while k < items.len() {
         let member = items[k] as usize;
@@ -415,11 +463,9 @@ async fn run_job(ws: &mut Ws, beat: &mut Interval, job: &Job, me: usize) -> Opti
             Some(m) => job.start + *m,
             None => rush,
         };
-        if due > Instant::now() {
-            gone = idle_until(ws, beat, due).await;
-            if gone.is_some() {
-                break;
-            }
+        if due > Instant::now() && !idle_until(link, beat, due).await {
+            connected = false;
+            break;
         }
         if Instant::now() >= job.deadline {
             break;
@@ -439,46 +485,54 @@ async fn run_job(ws: &mut Ws, beat: &mut Interval, job: &Job, me: usize) -> Opti
         }
         r.sent += 1;
         k += 1;
-        for attempt in 1..=ATTEMPTS {
-            if let Err(e) = ws.send(Message::text(text.clone())).await {
-                gone = Some(format!("error sending a check-in: {e}"));
-                r.unanswered += 1;
-                break 'items;
-            }
-            let give_up = Instant::now() + job.ack_timeout;
-            let answer = loop {
-                tokio::select! {
-                    frame = ws.next() => {
-                        if let Some(why) = ended(&frame) {
-                            break Answer::Gone(why);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let answer = match link.ws.send(Message::text(text.clone())).await {
+                Err(e) => Answer::Gone(format!("error sending a check-in: {e}")),
+                Ok(()) => {
+                    let give_up = Instant::now() + job.ack_timeout;
+                    loop {
+                        tokio::select! {
+                            frame = link.ws.next() => {
+                                if let Some(why) = ended(&frame) {
+                                    break Answer::Gone(why);
+                                }
+                                let Some(Ok(Message::Text(t))) = frame else { continue };
+                                let b = t.as_bytes();
+                                if !has(b, ack_id.as_bytes()) {
+                                    continue; // qr, heartbeat
+                                }
+                                if !b.starts_with(br#"{"type":"ack""#) {
+                                    let code = error_code(b);
+                                    if attempt >= ATTEMPTS {
+                                        *r.refused
+                                            .entry(format!("error {code} ({ATTEMPTS} times)"))
+                                            .or_insert(0) += 1;
+                                    }
+                                    break Answer::Error;
+                                }
+                                if has(b, br#""result":"checked_in""#) {
+                                    let at = now_us();
+                                    r.checked_in += 1;
+                                    r.latency.record_us(first_sent.elapsed().as_micros() as u64);
+                                    r.acks.record(at);
+                                    r.last_ack_us = r.last_ack_us.max(at);
+                                } else if has(b, br#""result":"already_checked_in""#) {
+                                    r.already_checked_in += 1;
+                                } else {
+                                    *r.refused.entry(format!("refused {}", error_code(b))).or_insert(0) += 1;
+                                }
+                                break Answer::Ack;
+                            }
+                            _ = beat.tick() => {
+                                if let Err(e) = link.ws.send(heartbeat()).await {
+                                    break Answer::Gone(format!("error sending a heartbeat: {e}"));
+                                }
+                            }
+                            _ = sleep_until(give_up) => break Answer::TimedOut,
                         }
-                        let Some(Ok(Message::Text(t))) = frame else { continue };
-                        let b = t.as_bytes();
-                        if !has(b, ack_id.as_bytes()) {
-                            continue; // qr, heartbeat
-                        }
-                        if !b.starts_with(br#"{"type":"ack""#) {
-                            break Answer::Error(error_code(b));
-                        }
-                        if has(b, br#""result":"checked_in""#) {
-                            let at = now_us();
-                            r.checked_in += 1;
-                            r.latency.record_us(first_sent.elapsed().as_micros() as u64);
-                            r.acks.record(at);
-                            r.last_ack_us = r.last_ack_us.max(at);
-                        } else if has(b, br#""result":"already_checked_in""#) {
-                            r.already_checked_in += 1;
-                        } else {
-                            *r.refused.entry(format!("refused {}", error_code(b))).or_insert(0) += 1;
-                        }
-                        break Answer::Ack;
                     }
-                    _ = beat.tick() => {
-                        if let Err(e) = ws.send(heartbeat()).await {
-                            break Answer::Gone(format!("error sending a heartbeat: {e}"));
-                        }
-                    }
-                    _ = sleep_until(give_up) => break Answer::TimedOut,
                 }
             };
             match answer {
@@ -487,38 +541,41 @@ async fn run_job(ws: &mut Ws, beat: &mut Interval, job: &Job, me: usize) -> Opti
                     r.unanswered += 1;
                     break;
                 }
-                Answer::Gone(why) => {
-                    r.unanswered += 1;
-                    gone = Some(why);
-                    break 'items;
-                }
-                Answer::Error(_) if attempt < ATTEMPTS => {
+                Answer::Error if attempt < ATTEMPTS => {
+                    // Not durable: the console keeps it queued and sends it
+                    // again, with the same id.
                     r.retried += 1;
-                    // The console keeps it queued and sends it again (same id).
                     let pause = Instant::now() + Duration::from_millis(250 * u64::from(attempt));
-                    gone = idle_until(ws, beat, pause).await;
-                    if gone.is_some() {
+                    if !idle_until(link, beat, pause).await {
                         r.unanswered += 1;
+                        connected = false;
                         break 'items;
                     }
                 }
-                Answer::Error(code) => {
-                    *r.refused
-                        .entry(format!("error {code} ({ATTEMPTS} times)"))
-                        .or_insert(0) += 1;
+                Answer::Error => break,
+                Answer::Gone(why) => {
+                    // Reconnect and send it again with the same id: the
+                    // server answers a repeated id with its first answer.
+                    if attempt < ATTEMPTS && link.recover(why).await {
+                        r.retried += 1;
+                        continue;
+                    }
+                    r.unanswered += 1;
+                    connected = false;
+                    break 'items;
                 }
             }
         }
     }
     r.not_sent = (items.len() - k) as u64;
-    if gone.is_some() {
+    if !connected {
         r.disconnected = 1;
     }
     job.total
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .merge(&r);
-    gone
+    connected
 }
 
 impl ConsoleSet {
@@ -578,14 +635,15 @@ impl ConsoleSet {
         self.alive.load(Ordering::Relaxed)
     }
 
-    /// How many are open, and why the others closed.
-    pub fn status(&self) -> (usize, BTreeMap<String, u64>) {
+    /// How many are open, why connections closed, how many reconnected.
+    pub fn status(&self) -> (usize, BTreeMap<String, u64>, usize) {
         (
             self.alive.load(Ordering::Relaxed),
             self.closes
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            self.reconnects.load(Ordering::Relaxed),
         )
     }
 }

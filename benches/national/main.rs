@@ -228,12 +228,6 @@ impl Options {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs bench
-    // targets with no arguments, and must not start a national benchmark.
-    if args.is_empty() {
-        println!("national benchmark: not run outside `cargo bench` (see README)");
-        return;
-    }
     if args.iter().any(|a| a == "--worker") {
         if let Err(e) = worker::main() {
             eprintln!("worker: {e:#}");
@@ -836,6 +830,7 @@ impl Bench<'_> {
         out.session = session;
         let mut consoles = self.open_consoles(points, 64, 2, &mut out.consoles).await?;
         out.rss_before_mb = consoles.rss_before.clone();
+        out.rss_connected_mb = self.rss_mb();
         // Idle: heartbeats every 15 s, a QR frame every 20 s.
         let idle = self.opts.secs(25.0, 3.0);
         self.log(format!("ws: idle for {:.0} s", idle.as_secs_f64()));
@@ -845,7 +840,7 @@ impl Bench<'_> {
         out.idle_cpu = Some(self.cpu_since(&mark, &worker_refs));
         out.idle_seconds = idle.as_secs_f64();
         out.rss_idle_mb = self.rss_mb();
-        let (open, closes) = console_status(&mut consoles.workers).await?;
+        let (open, closes, _) = console_status(&mut consoles.workers).await?;
         out.consoles.open_after_idle = Some(open);
         if open < out.consoles.connected {
             self.log(format!(
@@ -853,8 +848,10 @@ impl Bench<'_> {
                 out.consoles.connected
             ));
         }
-        // Memory per console of those still open.
-        let connected = open.max(1) as f64;
+        // Per console connected: the server's RSS hardly shrinks when some
+        // close (freed memory stays with the allocator), so what it reached
+        // is what all of them cost.
+        let connected = out.consoles.connected.max(1) as f64;
         let grown: f64 = out
             .rss_idle_mb
             .iter()
@@ -895,9 +892,10 @@ impl Bench<'_> {
         out.cpu = Some(self.cpu_since(&mark, &worker_refs));
         out.checkins = Some(LoadSummary::of(&report.consoles));
         out.rss_after_mb = self.rss_mb();
-        let (open, closes) = console_status(&mut consoles.workers).await?;
+        let (open, closes, reconnects) = console_status(&mut consoles.workers).await?;
         out.consoles.open_at_end = Some(open);
         out.consoles.closes = closes;
+        out.consoles.reconnects = reconnects;
         if let Some(s) = &out.checkins {
             self.log(format!(
                 "ws: {} checked in in {} s = {}/s, ack p50 {:?} ms, p99 {:?} ms; refused {:?}, unanswered {}",
@@ -1153,9 +1151,10 @@ impl Bench<'_> {
             w.send(&Order::Close).await?;
             let _ = w.recv(Duration::from_secs(60)).await;
         }
-        let (open, closes) = console_status(&mut consoles.workers).await?;
+        let (open, closes, reconnects) = console_status(&mut consoles.workers).await?;
         out.consoles.open_at_end = Some(open);
         out.consoles.closes = closes;
+        out.consoles.reconnects = reconnects;
         close_workers(&mut consoles.workers).await;
 
         // Verification: the server's figures against the acknowledgements.
@@ -1280,18 +1279,25 @@ async fn run_plans(
 }
 
 /// How many consoles the workers hold open, and why the others closed.
-async fn console_status(workers: &mut [Worker]) -> Result<(usize, BTreeMap<String, u64>)> {
+async fn console_status(workers: &mut [Worker]) -> Result<(usize, BTreeMap<String, u64>, usize)> {
     let mut open = 0;
+    let mut reconnects = 0;
     let mut closes = BTreeMap::new();
     for ev in worker::all(workers, Duration::from_secs(60), |_, _| Order::Status).await? {
-        if let Event::Status { open: o, closes: c } = ev {
+        if let Event::Status {
+            open: o,
+            closes: c,
+            reconnects: r,
+        } = ev
+        {
             open += o;
+            reconnects += r;
             for (k, v) in c {
                 *closes.entry(k).or_insert(0) += v;
             }
         }
     }
-    Ok((open, closes))
+    Ok((open, closes, reconnects))
 }
 
 async fn close_workers(workers: &mut [Worker]) {

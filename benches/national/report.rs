@@ -175,8 +175,10 @@ pub struct ConsoleInfo {
     pub open_after_idle: Option<usize>,
     /// Still open at the end of the phase.
     pub open_at_end: Option<usize>,
-    /// Why the others closed (close code and reason from the server, or the error).
+    /// Why connections closed (close code and reason from the server, or
+    /// the error); the consoles reconnect, as the page does, unless 4401.
     pub closes: BTreeMap<String, u64>,
+    pub reconnects: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -201,6 +203,8 @@ pub struct WsPhase {
     pub session: i64,
     pub consoles: ConsoleInfo,
     pub rss_before_mb: Vec<f64>,
+    /// Right after the last console connected.
+    pub rss_connected_mb: Vec<f64>,
     pub idle_seconds: f64,
     pub rss_idle_mb: Vec<f64>,
     pub kb_per_console: f64,
@@ -743,10 +747,11 @@ fn details(s: &mut String, b: &BackendResult) {
         console_details(s, "Consoles (WebSocket phase)", &w.consoles);
         let _ = writeln!(
             s,
-            "- **Memory**: server RSS {} MB before the consoles, {} MB after {:.0} s idle with {} consoles \
-             (heartbeat every 15 s, a QR frame every 20 s): {:.1} KB per console; 40,000 would need about {} MB. \
-             CPU while idle: {}.",
+            "- **Memory**: server RSS {} MB before the consoles, {} MB once they were connected, {} MB after {:.0} s \
+             idle with {} consoles connected (heartbeat every 15 s, a QR frame every 20 s): {:.1} KB per console \
+             connected; 40,000 would need about {} MB. CPU while idle: {}.",
             fmt_mb(&w.rss_before_mb),
+            fmt_mb(&w.rss_connected_mb),
             fmt_mb(&w.rss_idle_mb),
             w.idle_seconds,
             n(w.consoles.connected as f64),
@@ -890,7 +895,10 @@ fn closes(c: &ConsoleInfo) -> String {
     if let Some(x) = c.open_at_end {
         out.push_str(&format!(", at the end: {}", n(x as f64)));
     }
-    out.push_str("; closed before the end: ");
+    out.push_str(&format!(
+        "; reconnections (new ticket, as the console page does): {}; connections closed before the end: ",
+        n(c.reconnects as f64)
+    ));
     if c.closes.is_empty() {
         out.push_str("none");
     } else {

@@ -309,7 +309,21 @@ kill -9 $! 2>/dev/null"#;
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        // Kill the server itself, then let the watchdog end on its own (it
+        // reaps the server): killing the watchdog first would orphan it.
+        if self.pid != 0 && self.alive() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.pid.to_string()])
+                .status();
+        }
         self.lifeline.take();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.watchdog.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.watchdog.kill();
         let _ = self.watchdog.wait();
     }

@@ -109,6 +109,7 @@ pub enum Event {
     Status {
         open: usize,
         closes: BTreeMap<String, u64>,
+        reconnects: usize,
     },
     Failed {
         message: String,
@@ -222,12 +223,17 @@ pub fn main() -> Result<()> {
                 },
                 Order::Status => match &consoles {
                     Some(set) => {
-                        let (open, closes) = set.status();
-                        Event::Status { open, closes }
+                        let (open, closes, reconnects) = set.status();
+                        Event::Status {
+                            open,
+                            closes,
+                            reconnects,
+                        }
                     }
                     None => Event::Status {
                         open: 0,
                         closes: BTreeMap::new(),
+                        reconnects: 0,
                     },
                 },
                 Order::Close => {
