@@ -125,7 +125,15 @@ pub struct AckSeries {
 }
 
 impl AckSeries {
-    fn add(&mut self, ms: u64, n: u32) {
+    /// An empty series whose first millisecond is `ms`.
+    pub fn starting_at(ms: u64) -> AckSeries {
+        AckSeries {
+            start_ms: ms,
+            counts: vec![0],
+        }
+    }
+
+    pub fn add(&mut self, ms: u64, n: u32) {
         if self.counts.is_empty() {
             self.start_ms = ms;
         }
