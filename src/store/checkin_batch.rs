@@ -378,7 +378,21 @@ impl Db {
                         .bind(*c)
                         .fetch_one(pool)
                         .await?;
-                        return Ok((vec![BatchOutcome::Repeat(first)], HashMap::new()));
+                        // The console still shows its point's count with the
+                        // answer, as for any other repeat.
+                        let mut point_counts = HashMap::new();
+                        if let Some(point_id) =
+                            items[0].point_id.filter(|_| items[0].want_point_count)
+                        {
+                            let count: i64 = sqlx::query_scalar(
+                                "SELECT count(*) FROM checkins WHERE annulled_at IS NULL AND point_id = $1",
+                            )
+                            .bind(point_id)
+                            .fetch_one(pool)
+                            .await?;
+                            point_counts.insert(point_id, count);
+                        }
+                        return Ok((vec![BatchOutcome::Repeat(first)], point_counts));
                     }
                     return Err(BatchError::OperationRace);
                 }
