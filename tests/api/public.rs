@@ -341,29 +341,36 @@ async fn home_checkin_is_refused_before_the_session_opens_and_outside_it() {
     .error(409, "session.ended");
 }
 
-/// Draws the SVG the server renders (one `<rect>` background and one path
-/// of `M x y h w v h H x V y` squares) into a picture for the QR reader.
+/// Draws the SVG the server renders (a `viewBox` in modules, drawn at
+/// `width` pixels; one path of `M x y h n v1 H x z` runs of dark modules)
+/// into a picture for the QR reader.
 fn rasterize(svg: &str) -> image::GrayImage {
-    let attr = |name: &str| -> u32 {
+    let attr = |name: &str| -> &str {
         let start = svg.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
         let end = start + svg[start..].find('"').expect("closing quote");
-        svg[start..end].parse().expect("a number")
+        &svg[start..end]
     };
-    let (width, height) = (attr("width"), attr("height"));
-    let mut img = image::GrayImage::from_pixel(width, height, image::Luma([255]));
-    let d_start = svg.find(" d=\"").expect("a path") + 4;
+    let pixels: u32 = attr("width").parse().expect("a width");
+    let modules: u32 = attr("viewBox")
+        .split(' ')
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .expect("a viewBox");
+    let scale = pixels / modules;
+    let mut img = image::GrayImage::from_pixel(pixels, pixels, image::Luma([255]));
+    let d_start = svg.rfind(" d=\"").expect("a path") + 4;
     let d = &svg[d_start..d_start + svg[d_start..].find('"').expect("end of path")];
-    for square in d.split('M').filter(|s| !s.is_empty()) {
-        let numbers: Vec<u32> = square
+    for run in d.split('M').filter(|s| !s.is_empty()) {
+        let numbers: Vec<u32> = run
             .split(|c: char| !c.is_ascii_digit())
             .filter(|s| !s.is_empty())
             .map(|n| n.parse().expect("a number"))
             .collect();
-        let [x, y, w, h, ..] = numbers[..] else {
-            panic!("unexpected path segment {square:?}");
+        let [x, y, n, ..] = numbers[..] else {
+            panic!("unexpected path segment {run:?}");
         };
-        for py in y..y + h {
-            for px in x..x + w {
+        for py in y * scale..(y + 1) * scale {
+            for px in x * scale..(x + n) * scale {
                 img.put_pixel(px, py, image::Luma([0]));
             }
         }

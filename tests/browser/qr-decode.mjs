@@ -1,21 +1,24 @@
 // A small QR code reader for the tests: reads the clean SVGs the server draws
-// (one square path per dark module), so a test can get the text of a printed
-// member card from the card sheet. No error correction: the images are exact.
-// Layout, masks and block tables follow ISO/IEC 18004 (as in Nayuki's
-// qrcodegen, which encodes the same way).
+// (in module units: a viewBox of the code plus its quiet zone, and one path
+// of horizontal runs of dark modules, `M x y h n ...`), so a test can get the
+// text of a printed member card from the card sheet. No error correction:
+// the images are exact. Layout, masks and block tables follow ISO/IEC 18004
+// (as in Nayuki's qrcodegen, which encodes the same way).
 
 /** The module grid of a server-drawn QR SVG: grid[row][col] = dark. */
 export function svgGrid(svg) {
   const view = /viewBox="0 0 (\d+) (\d+)"/.exec(svg);
   if (!view) throw new Error('not an SVG with a viewBox');
   const total = Number(view[1]);
-  const cells = [...svg.matchAll(/M(\d+) (\d+)h(\d+)/g)].map((m) => [Number(m[1]), Number(m[2]), Number(m[3])]);
-  if (!cells.length) throw new Error('no modules in the SVG');
-  const unit = cells[0][2];
-  const quiet = Math.min(...cells.map((c) => c[0])) / unit;
-  const size = total / unit - 2 * quiet;
+  const runs = [...svg.matchAll(/M(\d+) (\d+)h(\d+)v1/g)].map((m) => [Number(m[1]), Number(m[2]), Number(m[3])]);
+  if (!runs.length) throw new Error('no modules in the SVG');
+  // The top-left finder pattern starts where the quiet zone ends.
+  const quiet = Math.min(...runs.map((r) => r[0]));
+  const size = total - 2 * quiet;
   const grid = Array.from({ length: size }, () => new Array(size).fill(false));
-  for (const [x, y] of cells) grid[y / unit - quiet][x / unit - quiet] = true;
+  for (const [x, y, n] of runs) {
+    for (let i = 0; i < n; i++) grid[y - quiet][x - quiet + i] = true;
+  }
   return grid;
 }
 
