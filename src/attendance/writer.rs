@@ -51,10 +51,13 @@ impl CheckinWriter {
     pub fn spawn(db: Db, hub: Arc<LiveHub>) -> CheckinWriter {
         let (queue, rx) = mpsc::channel(QUEUE);
         let (recorder, parallel) = match &db {
-            Db::Sqlite(pool) => match sqlite_thread(pool.connect_options().get_filename(), &hub) {
-                Some(thread) => (Recorder::SqliteThread(thread), 1),
-                None => (Recorder::Sqlx(db.clone()), 1),
-            },
+            Db::Sqlite(pool) if crate::store::is_file(pool) => {
+                match sqlite_thread(pool.connect_options().get_filename(), &hub) {
+                    Some(thread) => (Recorder::SqliteThread(thread), 1),
+                    None => (Recorder::Sqlx(db.clone()), 1),
+                }
+            }
+            Db::Sqlite(_) => (Recorder::Sqlx(db.clone()), 1),
             Db::Postgres(_) => (Recorder::Sqlx(db.clone()), 4),
         };
         tokio::spawn(dispatch(recorder, hub, rx, parallel));
@@ -95,15 +98,11 @@ enum Recorder {
 }
 
 /// Starts the thread that records batches on its own SQLite connection
-/// (see `store::checkin_sqlite`); `None` for a database without a file.
+/// (see `store::checkin_sqlite`); `None` if it cannot open the file.
 fn sqlite_thread(
     path: &std::path::Path,
     hub: &Arc<LiveHub>,
 ) -> Option<std::sync::mpsc::Sender<(Vec<Job>, OwnedSemaphorePermit)>> {
-    let name = path.to_string_lossy();
-    if name.is_empty() || name.starts_with(':') || name.contains("mode=memory") {
-        return None;
-    }
     let mut conn = match SqliteCheckins::open(path) {
         Ok(conn) => conn,
         Err(e) => {
@@ -127,12 +126,14 @@ fn sqlite_thread(
 
 fn record_on_thread(conn: &mut SqliteCheckins, hub: &LiveHub, jobs: Vec<Job>) {
     metrics::histogram!("diemcau_checkin_batch_size").record(jobs.len() as f64);
+    let started = std::time::Instant::now();
     let items: Vec<BatchItem> = jobs.iter().map(|j| j.item.clone()).collect();
     let result = conn.record(
         &items,
         |i, member| super::membership_refusal(member, &jobs[i].scope_path),
         |i, member, recorded| super::answer_text(&jobs[i].item, jobs[i].method, member, recorded),
     );
+    metrics::histogram!("diemcau_checkin_batch_seconds").record(started.elapsed().as_secs_f64());
     match result {
         Ok((outcomes, point_counts)) => deliver(hub, jobs, outcomes, &point_counts),
         Err(err) if jobs.len() > 1 => {
@@ -220,6 +221,7 @@ async fn dispatch(
 
 async fn run_batch(db: &Db, hub: &LiveHub, jobs: Vec<Job>) {
     metrics::histogram!("diemcau_checkin_batch_size").record(jobs.len() as f64);
+    let started = std::time::Instant::now();
     let items: Vec<BatchItem> = jobs.iter().map(|j| j.item.clone()).collect();
     let result = db
         .record_checkin_batch(
@@ -230,6 +232,7 @@ async fn run_batch(db: &Db, hub: &LiveHub, jobs: Vec<Job>) {
             },
         )
         .await;
+    metrics::histogram!("diemcau_checkin_batch_seconds").record(started.elapsed().as_secs_f64());
     match result {
         Ok((outcomes, point_counts)) => deliver(hub, jobs, outcomes, &point_counts),
         Err(err) if jobs.len() > 1 => {

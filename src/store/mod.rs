@@ -51,6 +51,14 @@ macro_rules! on_pool {
 }
 pub use on_pool;
 
+/// Whether a SQLite pool is on a file that other connections can open (not
+/// an in-memory database).
+pub fn is_file(pool: &sqlx::SqlitePool) -> bool {
+    let options = pool.connect_options();
+    let name = options.get_filename().to_string_lossy();
+    !(name.is_empty() || name.starts_with(':') || name.contains("mode=memory"))
+}
+
 impl Db {
     /// Opens (creating if needed) the database named by `url` and applies the
     /// migrations. `sqlite:` URLs or plain file paths open SQLite in WAL mode;

@@ -28,6 +28,77 @@ type Loaded = (
     Vec<(i64, i64, i64, i64)>,
 );
 
+const SELECT_UNITS: &str = "SELECT id, parent_id, code, name, kind, expected_cadre, expected_party_member, \
+     expected_civil_servant, expected_public_employee, expected_worker, expected_guest \
+     FROM units WHERE path >= $1 AND path < $2";
+const SELECT_ROSTER: &str = "SELECT m.unit_id, m.category, count(*) FROM members m JOIN units u ON u.id = m.unit_id \
+     WHERE u.path >= $1 AND u.path < $2 GROUP BY m.unit_id, m.category";
+const SELECT_POINTS: &str = "SELECT id, unit_id, name FROM points WHERE session_id = $1";
+const SELECT_CHECKINS: &str = "SELECT c.id, m.unit_id, m.category, c.method, c.point_id \
+     FROM checkins c JOIN members m ON m.id = c.member_id \
+     WHERE c.session_id = $1 AND c.annulled_at IS NULL";
+const SELECT_HEAD_COUNTS: &str = "SELECT h.point_id, h.id, h.taken_at, h.count FROM head_counts h \
+     JOIN points p ON p.id = h.point_id WHERE p.session_id = $1";
+
+/// The same queries on a plain connection of its own, in one read
+/// transaction (a consistent snapshot, as the pool's).
+fn read_sqlite(
+    path: &std::path::Path,
+    session_id: i64,
+    scope: &str,
+    end: &str,
+) -> rusqlite::Result<Loaded> {
+    use rusqlite::{OpenFlags, params};
+    let mut conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let tx = conn.transaction()?;
+    let units = tx
+        .prepare(SELECT_UNITS)?
+        .query_map(params![scope, end], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+                r.get(10)?,
+            ))
+        })?
+        .collect::<Result<Vec<UnitRow>, _>>()?;
+    let roster = tx
+        .prepare(SELECT_ROSTER)?
+        .query_map(params![scope, end], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let points = tx
+        .prepare(SELECT_POINTS)?
+        .query_map([session_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let checkins = tx
+        .prepare(SELECT_CHECKINS)?
+        .query_map([session_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let head_counts = tx
+        .prepare(SELECT_HEAD_COUNTS)?
+        .query_map([session_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    tx.commit()?;
+    Ok((units, roster, points, checkins, head_counts))
+}
+
 impl Db {
     /// Units of the session's subtree, rosters, points, live check-ins,
     /// head counts and home viewers, read in one transaction so they agree.
@@ -37,43 +108,48 @@ impl Db {
         scope_path: &str,
     ) -> Result<TallySource, sqlx::Error> {
         let end = tree::subtree_end(scope_path);
-        let (units, roster, points, checkins, head_counts): Loaded = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let units = sqlx::query_as(
-                "SELECT id, parent_id, code, name, kind, expected_cadre, expected_party_member, expected_civil_servant, \
-                 expected_public_employee, expected_worker, expected_guest FROM units WHERE path >= $1 AND path < $2",
-            )
-            .bind(scope_path).bind(&end)
-            .fetch_all(&mut *tx)
-            .await?;
-            let roster = sqlx::query_as(
-                "SELECT m.unit_id, m.category, count(*) FROM members m JOIN units u ON u.id = m.unit_id \
-                 WHERE u.path >= $1 AND u.path < $2 GROUP BY m.unit_id, m.category",
-            )
-            .bind(scope_path).bind(&end)
-            .fetch_all(&mut *tx)
-            .await?;
-            let points =
-                sqlx::query_as("SELECT id, unit_id, name FROM points WHERE session_id = $1")
+        let (units, roster, points, checkins, head_counts): Loaded = match self {
+            // A national session has millions of check-ins; through sqlx's
+            // SQLite worker each row is a message between threads (30 s and
+            // more for two million), read directly they take a second or two.
+            Db::Sqlite(pool) if super::is_file(pool) => {
+                let path = pool.connect_options().get_filename().to_path_buf();
+                let scope = scope_path.to_string();
+                tokio::task::spawn_blocking(move || {
+                    read_sqlite(&path, session_id, &scope, &end)
+                        .map_err(|e| sqlx::Error::Protocol(format!("tally: {e}")))
+                })
+                .await
+                .map_err(|e| sqlx::Error::Protocol(format!("tally: {e}")))??
+            }
+            _ => on_pool!(self, |pool| {
+                let mut tx = pool.begin().await?;
+                let units = sqlx::query_as(SELECT_UNITS)
+                    .bind(scope_path)
+                    .bind(&end)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let roster = sqlx::query_as(SELECT_ROSTER)
+                    .bind(scope_path)
+                    .bind(&end)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let points = sqlx::query_as(SELECT_POINTS)
                     .bind(session_id)
                     .fetch_all(&mut *tx)
                     .await?;
-            let checkins = sqlx::query_as(
-                "SELECT c.id, m.unit_id, m.category, c.method, c.point_id FROM checkins c JOIN members m ON m.id = c.member_id \
-                 WHERE c.session_id = $1 AND c.annulled_at IS NULL",
-            )
-            .bind(session_id)
-            .fetch_all(&mut *tx)
-            .await?;
-            let head_counts = sqlx::query_as(
-                "SELECT h.point_id, h.id, h.taken_at, h.count FROM head_counts h JOIN points p ON p.id = h.point_id WHERE p.session_id = $1",
-            )
-            .bind(session_id)
-            .fetch_all(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>((units, roster, points, checkins, head_counts))
-        })?;
+                let checkins = sqlx::query_as(SELECT_CHECKINS)
+                    .bind(session_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let head_counts = sqlx::query_as(SELECT_HEAD_COUNTS)
+                    .bind(session_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>((units, roster, points, checkins, head_counts))
+            })?,
+        };
         // Stored codes match exactly: no folding per row (millions of them).
         let category = |c: &str| {
             Category::ALL
