@@ -23,6 +23,8 @@ use crate::domain::time;
 
 pub struct SqliteCheckins {
     conn: Connection,
+    /// Dropped with the writer, which stops the checkpoint thread.
+    _checkpointer: std::sync::mpsc::Sender<()>,
 }
 
 impl SqliteCheckins {
@@ -36,7 +38,15 @@ impl SqliteCheckins {
         // Members and check-ins of a national session: keep their pages.
         conn.pragma_update(None, "cache_size", -128 * 1024)?;
         conn.set_prepared_statement_cache_capacity(32);
-        Ok(SqliteCheckins { conn })
+        // Copying the WAL back into the database (and its fsync) would
+        // otherwise happen inside every thousandth page's commit, with
+        // check-ins waiting on it; a thread of its own does it instead.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = spawn_checkpointer(path)?;
+        Ok(SqliteCheckins {
+            conn,
+            _checkpointer: checkpointer,
+        })
     }
 
     /// Records `items` in one transaction; see [`Db::record_checkin_batch`]
@@ -162,6 +172,30 @@ impl SqliteCheckins {
         tx.commit()?;
         Ok((outcomes, point_counts))
     }
+}
+
+/// Checkpoints the WAL every 200 ms on its own connection (PASSIVE: it
+/// never waits for, nor blocks, the writer or readers), until the returned
+/// sender is dropped.
+fn spawn_checkpointer(path: &Path) -> rusqlite::Result<std::sync::mpsc::Sender<()>> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(1))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("wal-checkpoint".into())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(Duration::from_millis(200))
+            {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        })
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    Ok(stop)
 }
 
 fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRecord> {
