@@ -121,7 +121,9 @@ async fn run(state: AppState, point: PointRecord, hash_at_start: String, mut soc
     // The latest head count, shown with each acknowledgement; refreshed by
     // this console's own reports (and on reconnect or refresh).
     let mut head_count = None;
-    let mut ok = match welcome(&state, &point).await {
+    // The handlers' futures are boxed: awaited inline they would make every
+    // idle console's task as big as the largest of them (a check-in's).
+    let mut ok = match Box::pin(welcome(&state, &point)).await {
         Ok(msg) => {
             if let ServerMessage::Welcome { view, .. } = &msg {
                 head_count = view.stats.head_count;
@@ -139,7 +141,7 @@ async fn run(state: AppState, point: PointRecord, hash_at_start: String, mut soc
                 Some(Ok(Message::Text(text))) => {
                     idle_deadline = Instant::now() + IDLE_TIMEOUT;
                     presence.heartbeat(point.id);
-                    let reply = handle(&state, &point, &mut head_count, &text).await;
+                    let reply = Box::pin(handle(&state, &point, &mut head_count, &text)).await;
                     ok = send(&mut socket, &reply).await;
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -155,7 +157,7 @@ async fn run(state: AppState, point: PointRecord, hash_at_start: String, mut soc
                 link_check = next_link_check();
                 // A revoked or rotated link closes the console. A database
                 // that doesn't answer (overloaded) is no reason to: ask again later.
-                let revoked = match state.db().operator_token_hash(point.id).await {
+                let revoked = match Box::pin(state.db().operator_token_hash(point.id)).await {
                     Ok(current) => current.as_deref() != Some(hash_at_start.as_str()),
                     Err(_) => false,
                 };
@@ -220,7 +222,7 @@ async fn handle(
         ClientMessage::Heartbeat { .. } => ServerMessage::Heartbeat {
             server_time: time::to_local(time::now_ms()),
         },
-        ClientMessage::Refresh => match welcome(state, point).await {
+        ClientMessage::Refresh => match Box::pin(welcome(state, point)).await {
             Ok(w) => w,
             Err(e) => error_message(None, e),
         },
