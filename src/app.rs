@@ -42,6 +42,7 @@ struct Inner {
     checkins: CheckinWriter,
     hot: HotCache,
     connection_notes: crate::ws::connections::ConnectionNotes,
+    links: Arc<crate::ws::links::LinkWatch>,
     webhooks: crate::webhooks::Webhooks,
     shutdown: tokio::sync::watch::Receiver<bool>,
     open_sockets: Arc<std::sync::atomic::AtomicUsize>,
@@ -97,6 +98,11 @@ impl AppState {
     /// Console connections, written in batches.
     pub fn connection_notes(&self) -> &crate::ws::connections::ConnectionNotes {
         &self.0.connection_notes
+    }
+
+    /// The operator links of the points whose consoles are open here.
+    pub fn links(&self) -> &Arc<crate::ws::links::LinkWatch> {
+        &self.0.links
     }
 
     /// Where check-ins go to be recorded (in batches).
@@ -199,6 +205,7 @@ pub fn build(
     let hub = Arc::new(LiveHub::default());
     let checkins = CheckinWriter::spawn(db.clone(), hub.clone());
     let connection_notes = crate::ws::connections::ConnectionNotes::spawn(db.clone());
+    let links = crate::ws::links::LinkWatch::spawn(db.clone());
     let state = AppState(Arc::new(Inner {
         db,
         config,
@@ -211,6 +218,7 @@ pub fn build(
         checkins,
         hot: HotCache::default(),
         connection_notes,
+        links,
         webhooks: Default::default(),
         shutdown,
         open_sockets: Arc::default(),

@@ -367,6 +367,7 @@ async fn delete_point(
     let deleted = state.db().delete_point(point.id).await?;
     state.hot().forget_point(point.id);
     if deleted {
+        state.links().set(point.id, None);
         state.hub().publish(point.session_id, TallyEvent::Reload);
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -387,10 +388,9 @@ async fn rotate_operator_link(
 ) -> AppResult<Json<PointWithLink>> {
     let point = visible_point(&state, &caller, &id).await?;
     let secret = security::new_secret();
-    state
-        .db()
-        .set_operator_token(point.id, Some(&security::hash_token(&secret)))
-        .await?;
+    let hash = security::hash_token(&secret);
+    state.db().set_operator_token(point.id, Some(&hash)).await?;
+    state.links().set(point.id, Some(hash));
     let point = state
         .db()
         .point_by_id(point.id)
@@ -425,6 +425,7 @@ async fn revoke_operator_link(
 ) -> AppResult<StatusCode> {
     let point = visible_point(&state, &caller, &id).await?;
     state.db().set_operator_token(point.id, None).await?;
+    state.links().set(point.id, None);
     tracing::info!(
         point = point.id,
         account = caller.account.id,

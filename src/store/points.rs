@@ -175,6 +175,30 @@ impl Db {
         .map(Option::flatten))
     }
 
+    /// The link hashes of those of `ids` that exist (`None`: revoked).
+    pub async fn operator_token_hashes(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, operator_token_hash FROM points WHERE id IN ({})",
+            (1..=ids.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        on_pool!(self, |pool| {
+            let mut q = sqlx::query_as(&sql);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await
+        })
+    }
+
     pub async fn delete_point(&self, id: i64) -> Result<bool, sqlx::Error> {
         let result = on_pool!(self, |pool| sqlx::query("DELETE FROM points WHERE id = $1")
             .bind(id)

@@ -104,13 +104,6 @@ async fn welcome(state: &AppState, point: &PointRecord) -> Result<ServerMessage,
     })
 }
 
-/// When to check next that the operator link still stands: every 10–20 s,
-/// spread so that thousands of consoles don't all ask at the same instant.
-fn next_link_check() -> Instant {
-    use rand::Rng;
-    Instant::now() + Duration::from_millis(rand::thread_rng().gen_range(10_000..20_000))
-}
-
 async fn run(state: AppState, point: PointRecord, hash_at_start: String, mut socket: WebSocket) {
     let _guard = state.track_socket();
     let presence = state.presence();
@@ -133,7 +126,7 @@ async fn run(state: AppState, point: PointRecord, hash_at_start: String, mut soc
         Err(_) => false,
     };
     let mut rotation = next_rotation();
-    let mut link_check = next_link_check();
+    let mut link = state.links().watch(point.id, hash_at_start);
     let mut idle_deadline = Instant::now() + IDLE_TIMEOUT;
     while ok {
         tokio::select! {
@@ -153,19 +146,11 @@ async fn run(state: AppState, point: PointRecord, hash_at_start: String, mut soc
                 }
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
             },
-            _ = sleep_until(link_check) => {
-                link_check = next_link_check();
-                // A revoked or rotated link closes the console. A database
-                // that doesn't answer (overloaded) is no reason to: ask again later.
-                let revoked = match Box::pin(state.db().operator_token_hash(point.id)).await {
-                    Ok(current) => current.as_deref() != Some(hash_at_start.as_str()),
-                    Err(_) => false,
-                };
-                if revoked {
-                    let _ = send(&mut socket, &ServerMessage::Error { id: None, code: "operator.link_invalid".into(), message: link_invalid().message }).await;
-                    let _ = socket.send(Message::Close(Some(CloseFrame { code: CLOSE_LINK_REVOKED, reason: "link revoked".into() }))).await;
-                    break;
-                }
+            // A rotated or revoked link closes the console (see ws::links).
+            _ = link.revoked() => {
+                let _ = send(&mut socket, &ServerMessage::Error { id: None, code: "operator.link_invalid".into(), message: link_invalid().message }).await;
+                let _ = socket.send(Message::Close(Some(CloseFrame { code: CLOSE_LINK_REVOKED, reason: "link revoked".into() }))).await;
+                break;
             }
             _ = sleep_until(rotation) => {
                 rotation = next_rotation();

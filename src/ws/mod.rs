@@ -3,5 +3,6 @@
 
 pub mod connections;
 pub mod console;
+pub mod links;
 pub mod protocol;
 pub mod ticket;

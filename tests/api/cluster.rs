@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use diemcau::domain::Role;
 use diemcau::store::Db;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -22,6 +23,36 @@ async fn point_status(api: &Api, session: i64, point: i64) -> String {
         .find(|p| p["id"] == point)
         .map(|p| p["status"].as_str().unwrap_or_default().to_string())
         .unwrap_or_default()
+}
+
+type Console =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A point console on the instance at `base_url`, past its welcome.
+async fn open_console(base_url: &str, secret: &str) -> Console {
+    let operator = remote_api(base_url).as_operator(secret);
+    let ticket = operator
+        .post_empty("/api/operator/ws-ticket")
+        .await
+        .expect(200)["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ws_url = format!(
+        "{}/api/operator/ws?ticket={ticket}&v=1",
+        base_url.replacen("http://", "ws://", 1)
+    );
+    let (mut console, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("console connects");
+    let welcome: Value = match console.next().await {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+            serde_json::from_str(&t).unwrap()
+        }
+        other => panic!("no welcome: {other:?}"),
+    };
+    assert_eq!(welcome["type"], "welcome");
+    console
 }
 
 #[tokio::test]
@@ -64,32 +95,36 @@ async fn two_instances_share_checkins_and_presence() {
     eprintln!("a check-in on A reached B's tally after {took:?}");
 
     // A console connected to A shows online on B…
-    let ticket = operator_a
-        .post_empty("/api/operator/ws-ticket")
-        .await
-        .expect(200)["ticket"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let ws_url = format!(
-        "{}/api/operator/ws?ticket={ticket}&v=1",
-        a.base_url.replacen("http://", "ws://", 1)
-    );
-    let (mut console, _) = tokio_tungstenite::connect_async(ws_url)
-        .await
-        .expect("console connects");
-    use futures_util::StreamExt;
-    let welcome: Value = match console.next().await {
-        Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
-            serde_json::from_str(&t).unwrap()
-        }
-        other => panic!("no welcome: {other:?}"),
-    };
-    assert_eq!(welcome["type"], "welcome");
+    let console = open_console(&a.base_url, &secret).await;
     eventually(Duration::from_secs(20), || async {
         point_status(&on_b, session, point).await == "online"
     })
     .await;
+
+    // A link revoked through B closes its console on A (A reads the links
+    // of its consoles again every 10 s).
+    let (point_b, secret_b) = on_a.new_point(session, COMMUNE_B, "Nhà văn hóa xã").await;
+    let mut console_b = open_console(&a.base_url, &secret_b).await;
+    assert_eq!(on_b.revoke_link(point_b).await.status, 204);
+    let revoked_at = std::time::Instant::now();
+    let code = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match console_b.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
+                    return frame.map(|f| u16::from(f.code));
+                }
+                Some(Ok(_)) => {}
+                other => panic!("console on A failed instead of closing: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the console on A closes within 20 s of the revocation on B");
+    assert_eq!(code, Some(4401));
+    eprintln!(
+        "a link revoked on B closed its console on A after {:?}",
+        revoked_at.elapsed()
+    );
 
     // …and disconnected once A dies without a word.
     a.kill();
