@@ -17,6 +17,7 @@ mod live;
 mod members;
 mod ops;
 mod points;
+mod postgres;
 mod public;
 mod scope;
 mod sessions;
