@@ -22,8 +22,9 @@ use crate::store::points::PointRecord;
 
 /// Largest frame a console may send: a check-in is a few hundred bytes.
 const MAX_MESSAGE_BYTES: usize = 16 * 1024;
-/// Read buffer of each console socket.
-const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
+/// Read buffer of each console socket: a console's messages are a few
+/// hundred bytes (a longer one grows it); 40,000 consoles hold one each.
+const SOCKET_BUFFER_BYTES: usize = 1024;
 /// A console that stops reading is dropped once this much waits unsent.
 const MAX_UNSENT_BYTES: usize = 256 * 1024;
 /// A console that says nothing for this long is disconnected.
