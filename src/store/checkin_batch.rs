@@ -384,12 +384,12 @@ impl Db {
                         if let Some(point_id) =
                             items[0].point_id.filter(|_| items[0].want_point_count)
                         {
-                            let count: i64 = sqlx::query_scalar(
-                                "SELECT count(*) FROM checkins WHERE annulled_at IS NULL AND point_id = $1",
-                            )
-                            .bind(point_id)
-                            .fetch_one(pool)
-                            .await?;
+                            let count: Option<(i64, i64)> =
+                                sqlx::query_as(&super::checkins::count_at_points_sql(1))
+                                    .bind(point_id)
+                                    .fetch_optional(pool)
+                                    .await?;
+                            let count = count.map_or(0, |(_, count)| count);
                             point_counts.insert(point_id, count);
                         }
                         return Ok((vec![BatchOutcome::Repeat(first)], point_counts));
@@ -407,13 +407,7 @@ impl Db {
             counted.dedup();
             let mut point_counts = HashMap::new();
             if !counted.is_empty() {
-                let sql = format!(
-                    "SELECT point_id, count(*) FROM checkins WHERE annulled_at IS NULL AND point_id IN ({}) GROUP BY point_id",
-                    (1..=counted.len())
-                        .map(|n| format!("${n}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+                let sql = super::checkins::count_at_points_sql(counted.len());
                 let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
                 for id in &counted {
                     q = q.bind(*id);

@@ -162,11 +162,10 @@ impl SqliteCheckins {
             .collect();
         let mut point_counts = HashMap::new();
         if !counted.is_empty() {
-            let mut count = tx.prepare_cached(
-                "SELECT count(*) FROM checkins WHERE point_id = ?1 AND annulled_at IS NULL",
-            )?;
+            let mut count = tx.prepare_cached(&super::checkins::count_at_points_sql(1))?;
             for point_id in counted {
-                point_counts.insert(point_id, count.query_row([point_id], |r| r.get(0))?);
+                let found = count.query_row([point_id], |r| r.get(1)).optional()?;
+                point_counts.insert(point_id, found.unwrap_or(0));
             }
         }
         tx.commit()?;

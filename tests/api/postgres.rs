@@ -3,6 +3,7 @@
 //! autovacuum gathers statistics.
 
 use diemcau::store::Db;
+use diemcau::store::checkins::count_at_points_sql;
 
 use crate::helpers::*;
 
@@ -24,16 +25,28 @@ async fn a_points_count_reads_its_own_entries_not_every_live_checkin() {
     .execute(&mut *conn)
     .await
     .unwrap();
-    for query in [
-        "SELECT count(*) FROM checkins WHERE point_id = 123 AND annulled_at IS NULL",
-        "SELECT point_id, count(*) FROM checkins WHERE annulled_at IS NULL AND point_id IN (1, 2, 3) GROUP BY point_id",
-    ] {
-        let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {query}"))
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
-        let plan = plan.join("\n");
-        assert!(plan.contains("checkins_point"), "{query}:\n{plan}");
-        assert!(!plan.contains("checkins_once"), "{query}:\n{plan}");
+    // Once with one point (a welcome), once with many (a batch's acks).
+    for points in [vec![123_i64], (1..=500).collect()] {
+        let sql = format!("EXPLAIN {}", count_at_points_sql(points.len()));
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for p in &points {
+            query = query.bind(*p);
+        }
+        let plan = query.fetch_all(&mut *conn).await.unwrap().join("\n");
+        assert!(
+            plan.contains("checkins_point"),
+            "{} points:\n{plan}",
+            points.len()
+        );
+        assert!(
+            !plan.contains("checkins_once"),
+            "{} points:\n{plan}",
+            points.len()
+        );
+        assert!(
+            !plan.contains("Seq Scan on checkins"),
+            "{} points:\n{plan}",
+            points.len()
+        );
     }
 }
