@@ -56,46 +56,34 @@ async fn send_events(pool: PgPool, me: String, mut rx: mpsc::UnboundedReceiver<(
         while let Ok(e) = rx.try_recv() {
             events.push(e);
         }
-        // Cut into payloads that fit, then send them all in one statement:
-        // one NOTIFY at a time, each waiting for a connection of a pool busy
-        // with the burst, fell behind (dashboards on the other instance were
-        // half a minute late at 3,600 check-ins a second).
-        let mut payloads = Vec::new();
         let mut batch: Vec<(i64, TallyEvent)> = Vec::new();
         let mut size = 0;
         for e in events {
             let len = serde_json::to_string(&e).map(|s| s.len()).unwrap_or(0) + 1;
             if size + len > MAX_PAYLOAD && !batch.is_empty() {
-                payloads.push(payload(&me, std::mem::take(&mut batch)));
+                notify(&pool, &me, std::mem::take(&mut batch)).await;
                 size = 0;
             }
             size += len;
             batch.push(e);
         }
         if !batch.is_empty() {
-            payloads.push(payload(&me, batch));
+            notify(&pool, &me, batch).await;
         }
-        notify(&pool, &payloads).await;
     }
 }
 
-fn payload(me: &str, events: Vec<(i64, TallyEvent)>) -> String {
-    serde_json::to_string(&Envelope {
+async fn notify(pool: &PgPool, me: &str, events: Vec<(i64, TallyEvent)>) {
+    let payload = serde_json::to_string(&Envelope {
         from: me.to_string(),
         events,
     })
-    .expect("events serialize")
-}
-
-/// Sends the payloads in order, in one statement (one transaction).
-async fn notify(pool: &PgPool, payloads: &[String]) {
-    if let Err(e) = sqlx::query(
-        "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t (p, n) ORDER BY n",
-    )
-    .bind(CHANNEL)
-    .bind(payloads)
-    .execute(pool)
-    .await
+    .expect("events serialize");
+    if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(&payload)
+        .execute(pool)
+        .await
     {
         // Other instances will rebuild when they see the gap; this one is right.
         tracing::warn!(error = %e, "cannot notify other instances");
