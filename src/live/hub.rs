@@ -165,14 +165,25 @@ async fn follow(db: Db, live: Arc<SessionLive>, mut rx: broadcast::Receiver<(i64
         });
         if lagged || reload {
             // Fell behind the event stream, or what the tally was built from
-            // changed: rebuild from the database.
-            if let Ok(src) = db.tally_source(live.session_id, &live.scope_path).await {
-                let mut tally = live.tally.write().unwrap_or_else(|e| e.into_inner());
-                let version = tally.version + 1;
-                *tally = Tally::build(src);
-                tally.version = version;
-                live.reloads.fetch_add(1, Ordering::SeqCst);
-            }
+            // changed: rebuild from the database. Until it answers, the lost
+            // events are known nowhere else: ask again rather than carry on
+            // with a tally that would stay short.
+            let mut attempt: u64 = 0;
+            let src = loop {
+                match db.tally_source(live.session_id, &live.scope_path).await {
+                    Ok(src) => break src,
+                    Err(e) => {
+                        attempt += 1;
+                        tracing::warn!(error = %e, session = live.session_id, attempt, "cannot rebuild the live tally; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(attempt.min(10))).await;
+                    }
+                }
+            };
+            let mut tally = live.tally.write().unwrap_or_else(|e| e.into_inner());
+            let version = tally.version + 1;
+            *tally = Tally::build(src);
+            tally.version = version;
+            live.reloads.fetch_add(1, Ordering::SeqCst);
         }
         let now = time::now_ms();
         {
