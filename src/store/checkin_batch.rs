@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use super::checkins::{PriorCheckin, Recorded};
 use super::members::{MemberRecord, SELECT_MEMBER};
-use super::{BeginWrite, Db, on_pool};
+use super::{BeginWrite, Db, on_pool, placeholders};
 use crate::domain::time;
 
 /// One check-in waiting to be recorded.
@@ -86,28 +86,6 @@ enum Plan {
     DuplicateOf(usize),
 }
 
-/// `($1, $2), ($3, $4), …`: `rows` tuples of `width` placeholders from `first`.
-fn placeholders(rows: usize, width: usize, first: usize) -> String {
-    let mut out = String::with_capacity(rows * width * 6);
-    let mut n = first;
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for c in 0..width {
-            if c > 0 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&n.to_string());
-            n += 1;
-        }
-        out.push(')');
-    }
-    out
-}
-
 impl Db {
     /// Records `items` (at most [`MAX_BATCH`]) in one transaction. `rules`
     /// decides, for an item that is not a repeat and whose member exists,
@@ -155,11 +133,8 @@ impl Db {
             codes.sort_unstable();
             codes.dedup();
             let sql = format!(
-                "{SELECT_MEMBER} WHERE m.code IN ({})",
-                (1..=codes.len())
-                    .map(|n| format!("${n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "{SELECT_MEMBER} WHERE m.code IN {}",
+                placeholders(1, codes.len(), 1)
             );
             let mut q = sqlx::query_as::<_, MemberRecord>(&sql);
             for code in &codes {
@@ -384,13 +359,8 @@ impl Db {
                         if let Some(point_id) =
                             items[0].point_id.filter(|_| items[0].want_point_count)
                         {
-                            let count: Option<(i64, i64)> =
-                                sqlx::query_as(&super::checkins::count_at_points_sql(1))
-                                    .bind(point_id)
-                                    .fetch_optional(pool)
-                                    .await?;
-                            let count = count.map_or(0, |(_, count)| count);
-                            point_counts.insert(point_id, count);
+                            point_counts
+                                .insert(point_id, self.point_checkin_count(point_id).await?);
                         }
                         return Ok((vec![BatchOutcome::Repeat(first)], point_counts));
                     }
@@ -417,16 +387,5 @@ impl Db {
             tx.commit().await?;
             Ok((outcomes, point_counts))
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::placeholders;
-
-    #[test]
-    fn placeholders_number_every_parameter_once() {
-        assert_eq!(placeholders(2, 2, 1), "($1, $2), ($3, $4)");
-        assert_eq!(placeholders(1, 3, 5), "($5, $6, $7)");
     }
 }

@@ -71,10 +71,7 @@ pub fn count_at_points_sql(n: usize) -> String {
     format!(
         "WITH p (id) AS (VALUES {}) \
          SELECT p.id, (SELECT count(*) FILTER (WHERE c.annulled_at IS NULL) FROM checkins c WHERE c.point_id = p.id) FROM p",
-        (1..=n)
-            .map(|k| format!("(${k})"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        super::placeholders(n, 1, 1)
     )
 }
 

@@ -51,6 +51,29 @@ macro_rules! on_pool {
 }
 pub use on_pool;
 
+/// `($1, $2), ($3, $4), …`: `rows` tuples of `width` placeholders from `first`
+/// (one tuple of `n`, `placeholders(1, n, 1)`, is an `IN (…)` list).
+pub(crate) fn placeholders(rows: usize, width: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * width * 6);
+    let mut n = first;
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..width {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&n.to_string());
+            n += 1;
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// Whether a SQLite pool is on a file that other connections can open (not
 /// an in-memory database).
 pub fn is_file(pool: &sqlx::SqlitePool) -> bool {
@@ -244,4 +267,15 @@ pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_number_every_parameter_once() {
+        assert_eq!(placeholders(2, 2, 1), "($1, $2), ($3, $4)");
+        assert_eq!(placeholders(1, 3, 5), "($5, $6, $7)");
+    }
 }

@@ -139,11 +139,8 @@ impl Db {
         }
         let now = crate::domain::time::now_ms();
         let sql = format!(
-            "UPDATE points SET first_connected_at = COALESCE(first_connected_at, $1), last_connected_at = $1 WHERE id IN ({})",
-            (2..ids.len() + 2)
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "UPDATE points SET first_connected_at = COALESCE(first_connected_at, $1), last_connected_at = $1 WHERE id IN {}",
+            super::placeholders(1, ids.len(), 2)
         );
         on_pool!(self, |pool| {
             let mut q = sqlx::query(&sql).bind(now);
@@ -184,11 +181,8 @@ impl Db {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT id, operator_token_hash FROM points WHERE id IN ({})",
-            (1..=ids.len())
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT id, operator_token_hash FROM points WHERE id IN {}",
+            super::placeholders(1, ids.len(), 1)
         );
         on_pool!(self, |pool| {
             let mut q = sqlx::query_as(&sql);

@@ -49,19 +49,22 @@ impl LinkWatch {
     /// Watches the link of `point_id` for a console that connected with the
     /// link whose hash is `hash`.
     pub fn watch(self: &Arc<Self>, point_id: i64, hash: String) -> LinkSubscription {
-        let (mut rx, known) = {
+        let (mut rx, differs) = {
             let mut points = self.points.lock().expect("link map");
             match points.get(&point_id) {
-                Some(tx) => (tx.subscribe(), tx.borrow().clone()),
+                Some(tx) => (
+                    tx.subscribe(),
+                    tx.borrow().as_deref() != Some(hash.as_str()),
+                ),
                 None => {
                     let (tx, rx) = watch::channel(Some(hash.clone()));
                     points.insert(point_id, tx);
-                    (rx, Some(hash.clone()))
+                    (rx, false)
                 }
             }
         };
         rx.mark_unchanged();
-        if known.as_deref() != Some(hash.as_str()) {
+        if differs {
             // Either this console's link is newer than the last sweep saw, or
             // it was rotated just after the console's ticket was checked: the
             // database decides, for this console and the others alike.
