@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::{PgListener, PgPool};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnection, PgListener, PgPool};
 use tokio::sync::mpsc;
 
 use crate::app::AppState;
@@ -32,8 +33,15 @@ const MAX_PAYLOAD: usize = 7_000;
 #[derive(Serialize, Deserialize)]
 struct Envelope {
     from: String,
+    /// Numbers this instance's notifications 1, 2, 3…: a listener that sees
+    /// one skipped rebuilds its tallies rather than stay short.
+    seq: u64,
     events: Vec<(i64, TallyEvent)>,
 }
+
+/// Events waiting to be sent beyond this are dropped for one reload order
+/// (a database out for minutes must not grow the outbox without bound).
+const MAX_PENDING: usize = 1_000_000;
 
 /// Starts the bridge when the database is PostgreSQL; nothing on SQLite.
 pub fn spawn(state: AppState) {
@@ -48,45 +56,136 @@ pub fn spawn(state: AppState) {
     tokio::spawn(beat(state, pool, me));
 }
 
+/// Sends this instance's events to the others, in order, on a connection of
+/// its own: through the shared pool, which a burst keeps busy, each NOTIFY
+/// waited seconds for a connection and dashboards on the other instances fell
+/// half a minute behind. A send that fails is retried on a new connection;
+/// nothing acknowledged here is left out of the others' tallies.
 async fn send_events(pool: PgPool, me: String, mut rx: mpsc::UnboundedReceiver<(i64, TallyEvent)>) {
-    while let Some(first) = rx.recv().await {
-        // Gather what arrives within 20 ms into as few notifications as fit.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let mut events = vec![first];
-        while let Ok(e) = rx.try_recv() {
-            events.push(e);
-        }
-        let mut batch: Vec<(i64, TallyEvent)> = Vec::new();
-        let mut size = 0;
-        for e in events {
-            let len = serde_json::to_string(&e).map(|s| s.len()).unwrap_or(0) + 1;
-            if size + len > MAX_PAYLOAD && !batch.is_empty() {
-                notify(&pool, &me, std::mem::take(&mut batch)).await;
-                size = 0;
+    let options = pool.connect_options();
+    let mut conn: Option<PgConnection> = None;
+    let mut seq: u64 = 0;
+    let mut pending: Vec<(i64, TallyEvent)> = Vec::new();
+    let mut failures: u32 = 0;
+    loop {
+        if pending.is_empty() {
+            match rx.recv().await {
+                Some(first) => pending.push(first),
+                None => return,
             }
-            size += len;
-            batch.push(e);
+            // Gather what arrives within 20 ms into as few notifications as fit.
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if !batch.is_empty() {
-            notify(&pool, &me, batch).await;
+        while let Ok(e) = rx.try_recv() {
+            pending.push(e);
+        }
+        if pending.len() > MAX_PENDING {
+            pending = vec![(EVERY_SESSION, TallyEvent::Reload)];
+        }
+        let payloads = payloads(&me, seq, &pending);
+        let sent = match conn.as_mut() {
+            Some(c) => notify(c, &payloads).await,
+            None => match PgConnection::connect_with(&options).await {
+                Ok(c) => notify(conn.insert(c), &payloads).await,
+                Err(e) => Err(e),
+            },
+        };
+        match sent {
+            Ok(()) => {
+                seq += payloads.len() as u64;
+                pending.clear();
+                failures = 0;
+            }
+            Err(e) => {
+                // Keep the events and the numbers: a listener ignores a
+                // notification it already has, should this one have gone out.
+                failures += 1;
+                tracing::warn!(error = %e, failures, "cannot notify other instances; retrying");
+                conn = None;
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(failures.min(20)))).await;
+            }
         }
     }
 }
 
-async fn notify(pool: &PgPool, me: &str, events: Vec<(i64, TallyEvent)>) {
-    let payload = serde_json::to_string(&Envelope {
+/// Cuts the events into notifications that fit, numbered from `seq + 1`.
+fn payloads(me: &str, seq: u64, events: &[(i64, TallyEvent)]) -> Vec<String> {
+    let mut payloads = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (i, e) in events.iter().enumerate() {
+        let len = serde_json::to_string(e).map(|s| s.len()).unwrap_or(0) + 1;
+        if size + len > MAX_PAYLOAD && i > start {
+            payloads.push(envelope(
+                me,
+                seq + payloads.len() as u64 + 1,
+                &events[start..i],
+            ));
+            start = i;
+            size = 0;
+        }
+        size += len;
+    }
+    if start < events.len() {
+        payloads.push(envelope(
+            me,
+            seq + payloads.len() as u64 + 1,
+            &events[start..],
+        ));
+    }
+    payloads
+}
+
+fn envelope(me: &str, seq: u64, events: &[(i64, TallyEvent)]) -> String {
+    serde_json::to_string(&Envelope {
         from: me.to_string(),
-        events,
+        seq,
+        events: events.to_vec(),
     })
-    .expect("events serialize");
-    if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(&payload)
-        .execute(pool)
-        .await
-    {
-        // Other instances will rebuild when they see the gap; this one is right.
-        tracing::warn!(error = %e, "cannot notify other instances");
+    .expect("events serialize")
+}
+
+/// Sends the payloads in order, in one statement: one transaction, so all
+/// of them reach the listeners or none do.
+async fn notify(conn: &mut PgConnection, payloads: &[String]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t (p, n) ORDER BY n",
+    )
+    .bind(CHANNEL)
+    .bind(payloads)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// What a listener makes of a notification from another instance.
+#[derive(Debug, PartialEq)]
+enum Received {
+    /// The next one from that instance (or the first heard from it).
+    InOrder,
+    /// Already applied: a send that was retried.
+    Repeated,
+    /// Some before it never arrived: rebuild, then apply it.
+    AfterGap,
+}
+
+/// Tracks the last notification number heard from each instance.
+#[derive(Default)]
+struct Sequences(HashMap<String, u64>);
+
+impl Sequences {
+    fn receive(&mut self, from: &str, seq: u64) -> Received {
+        match self.0.get(from).copied() {
+            Some(last) if seq <= last => Received::Repeated,
+            Some(last) if seq > last + 1 => {
+                self.0.insert(from.to_string(), seq);
+                Received::AfterGap
+            }
+            _ => {
+                self.0.insert(from.to_string(), seq);
+                Received::InOrder
+            }
+        }
     }
 }
 
@@ -105,16 +204,25 @@ async fn receive_events(state: AppState, pool: PgPool, me: String) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
-        // Anything missed while not listening: rebuild every tally.
+        // Anything missed while not listening: rebuild every tally. Numbers
+        // heard before do not say what came while deaf, so start afresh.
         state.hub().publish_local(EVERY_SESSION, TallyEvent::Reload);
+        let mut sequences = Sequences::default();
         loop {
             match listener.try_recv().await {
                 Ok(Some(n)) => match serde_json::from_str::<Envelope>(n.payload()) {
-                    Ok(env) if env.from != me => {
-                        for (session, event) in env.events {
-                            state.hub().publish_local(session, event);
+                    Ok(env) if env.from != me => match sequences.receive(&env.from, env.seq) {
+                        Received::Repeated => {}
+                        received => {
+                            if received == Received::AfterGap {
+                                tracing::warn!(from = %env.from, seq = env.seq, "missed notifications from another instance; rebuilding tallies");
+                                state.hub().publish_local(EVERY_SESSION, TallyEvent::Reload);
+                            }
+                            for (session, event) in env.events {
+                                state.hub().publish_local(session, event);
+                            }
                         }
-                    }
+                    },
                     Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(error = %e, "unreadable notification from another instance")
@@ -122,6 +230,7 @@ async fn receive_events(state: AppState, pool: PgPool, me: String) {
                 },
                 // The connection dropped: notifications may have been lost.
                 Ok(None) => {
+                    sequences = Sequences::default();
                     state.hub().publish_local(EVERY_SESSION, TallyEvent::Reload);
                 }
                 Err(e) => {
@@ -232,5 +341,39 @@ async fn beat(state: AppState, pool: PgPool, me: String) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skipped_notification_is_a_gap_and_a_resent_one_is_ignored() {
+        let mut seen = Sequences::default();
+        assert_eq!(seen.receive("a", 7), Received::InOrder);
+        assert_eq!(seen.receive("a", 8), Received::InOrder);
+        assert_eq!(seen.receive("a", 8), Received::Repeated);
+        assert_eq!(seen.receive("a", 5), Received::Repeated);
+        assert_eq!(seen.receive("b", 1), Received::InOrder);
+        assert_eq!(seen.receive("a", 10), Received::AfterGap);
+        assert_eq!(seen.receive("a", 11), Received::InOrder);
+    }
+
+    #[test]
+    fn payloads_fit_a_notification_and_are_numbered_in_order() {
+        let events: Vec<(i64, TallyEvent)> = (0..1_000)
+            .map(|i| (1, TallyEvent::Annulled { checkin_id: i }))
+            .collect();
+        let payloads = payloads("me", 41, &events);
+        assert!(payloads.len() > 1);
+        let mut all = Vec::new();
+        for (i, p) in payloads.iter().enumerate() {
+            assert!(p.len() < 8_000, "payload of {} bytes", p.len());
+            let env: Envelope = serde_json::from_str(p).unwrap();
+            assert_eq!(env.seq, 42 + i as u64);
+            all.extend(env.events);
+        }
+        assert_eq!(all, events);
     }
 }
