@@ -4,7 +4,8 @@
 //! from the database each time would cost more than recording the check-in
 //! itself once check-ins are batched. A copy is trusted for [`FRESH`]; this
 //! instance forgets a copy as soon as it changes the record, and other
-//! instances see the change within [`FRESH`] (sessions) or [`POINT_FRESH`].
+//! instances see the change within [`FRESH`] (sessions) or [`POINT_FRESH`],
+//! plus the time one read of it takes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,8 +25,23 @@ pub const POINT_FRESH: Duration = Duration::from_secs(30);
 const PRUNE_ABOVE: usize = 100_000;
 
 struct Copies<T> {
-    map: Mutex<HashMap<i64, (Instant, Arc<T>)>>,
+    map: Mutex<HashMap<i64, Copy<T>>>,
     fresh: Duration,
+}
+
+struct Copy<T> {
+    at: Instant,
+    value: Arc<T>,
+    /// When a caller set out to read the record again, if one did.
+    refreshing: Option<Instant>,
+}
+
+/// What a caller does with the copy it asked for.
+enum Lookup<T> {
+    /// Fresh, or stale while another caller reads it again: use it.
+    Use(Arc<T>),
+    /// Missing, or stale and nobody is reading it: this caller reads it.
+    Read,
 }
 
 impl<T> Copies<T> {
@@ -35,22 +51,43 @@ impl<T> Copies<T> {
             fresh,
         }
     }
-}
 
-impl<T> Copies<T> {
-    fn get(&self, id: i64) -> Option<Arc<T>> {
-        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&id)
-            .filter(|(at, _)| at.elapsed() < self.fresh)
-            .map(|(_, v)| v.clone())
+    /// When a copy goes stale under load, one caller reads the record again
+    /// and the others keep the stale copy meanwhile: every check-in in
+    /// flight reading the same session at once was a burst of identical
+    /// queries each second, waiting on a pool the check-ins needed. A read
+    /// that has not come back within `fresh` is handed to the next caller.
+    fn get(&self, id: i64) -> Lookup<T> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(copy) = map.get_mut(&id) else {
+            return Lookup::Read;
+        };
+        if copy.at.elapsed() < self.fresh {
+            return Lookup::Use(copy.value.clone());
+        }
+        match copy.refreshing {
+            Some(since) if since.elapsed() < self.fresh => Lookup::Use(copy.value.clone()),
+            _ => {
+                copy.refreshing = Some(Instant::now());
+                Lookup::Read
+            }
+        }
     }
 
     fn put(&self, id: i64, value: Arc<T>) {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= PRUNE_ABOVE {
-            map.retain(|_, (at, _)| at.elapsed() < self.fresh);
+            let fresh = self.fresh;
+            map.retain(|_, copy| copy.at.elapsed() < fresh);
         }
-        map.insert(id, (Instant::now(), value));
+        map.insert(
+            id,
+            Copy {
+                at: Instant::now(),
+                value,
+                refreshing: None,
+            },
+        );
     }
 
     fn forget(&self, id: i64) {
@@ -81,10 +118,11 @@ impl HotCache {
         db: &Db,
         id: i64,
     ) -> Result<Option<Arc<SessionRecord>>, sqlx::Error> {
-        if let Some(s) = self.sessions.get(id) {
+        if let Lookup::Use(s) = self.sessions.get(id) {
             return Ok(Some(s));
         }
         let Some(session) = db.session_by_id(id).await? else {
+            self.sessions.forget(id);
             return Ok(None);
         };
         let session = Arc::new(session);
@@ -93,10 +131,11 @@ impl HotCache {
     }
 
     pub async fn point(&self, db: &Db, id: i64) -> Result<Option<Arc<PointRecord>>, sqlx::Error> {
-        if let Some(p) = self.points.get(id) {
+        if let Lookup::Use(p) = self.points.get(id) {
             return Ok(Some(p));
         }
         let Some(point) = db.point_by_id(id).await? else {
+            self.points.forget(id);
             return Ok(None);
         };
         let point = Arc::new(point);
@@ -112,5 +151,29 @@ impl HotCache {
     /// The point changed or was deleted.
     pub fn forget_point(&self, id: i64) {
         self.points.forget(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_copy_is_read_again_by_one_caller_while_the_others_keep_it() {
+        let copies: Copies<&str> = Copies::new(Duration::from_millis(50));
+        assert!(matches!(copies.get(1), Lookup::Read));
+        copies.put(1, Arc::new("old"));
+        assert!(matches!(copies.get(1), Lookup::Use(v) if *v == "old"));
+        std::thread::sleep(Duration::from_millis(60));
+        // Stale: the first caller reads, the next ones use the old copy.
+        assert!(matches!(copies.get(1), Lookup::Read));
+        assert!(matches!(copies.get(1), Lookup::Use(v) if *v == "old"));
+        // That read never came back: the next caller takes it over.
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(matches!(copies.get(1), Lookup::Read));
+        copies.put(1, Arc::new("new"));
+        assert!(matches!(copies.get(1), Lookup::Use(v) if *v == "new"));
+        copies.forget(1);
+        assert!(matches!(copies.get(1), Lookup::Read));
     }
 }
