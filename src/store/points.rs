@@ -49,6 +49,18 @@ impl Db {
             .await)
     }
 
+    /// All the points of a session (for the check-in cache, `store::hot`).
+    pub async fn points_of_session(
+        &self,
+        session_id: i64,
+    ) -> Result<Vec<PointRecord>, sqlx::Error> {
+        let sql = format!("{SELECT_POINT} WHERE p.session_id = $1");
+        on_pool!(self, |pool| sqlx::query_as::<_, PointRecord>(&sql)
+            .bind(session_id)
+            .fetch_all(pool)
+            .await)
+    }
+
     /// The point an operator link belongs to (by the secret's hash).
     pub async fn point_by_operator_token(
         &self,
