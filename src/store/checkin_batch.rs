@@ -377,7 +377,7 @@ impl Db {
             counted.dedup();
             let mut point_counts = HashMap::new();
             if !counted.is_empty() {
-                let sql = super::checkins::count_at_points_sql(counted.len());
+                let sql = self.count_at_points_sql(counted.len());
                 let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
                 for id in &counted {
                     q = q.bind(*id);
