@@ -80,7 +80,7 @@ pub fn count_at_points_sql(n: usize) -> String {
 /// for points that ever had a check-in; the others have none.
 pub fn counters_at_points_sql(n: usize) -> String {
     format!(
-        "SELECT point_id, checked_in FROM point_checkins WHERE point_id IN ({})",
+        "SELECT point_id, checked_in FROM point_checkins WHERE point_id IN {}",
         super::placeholders(1, n, 1)
     )
 }

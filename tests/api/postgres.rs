@@ -74,6 +74,21 @@ async fn point_counters_follow_every_change_to_checkins() {
         .expect(200);
     assert_eq!(acks["stats"]["checked_in"], 1);
     assert_counters_agree(&app.db, &[3, 1]).await;
+    // As a batch of check-ins at many points asks for them.
+    let Db::Postgres(pool) = &app.db else {
+        unreachable!()
+    };
+    let hall_id = counters_and_counts(&app.db).await[0].0;
+    let sql = app.db.count_at_points_sql(3);
+    let mut counted: Vec<(i64, i64)> = sqlx::query_as(&sql)
+        .bind(hall_id)
+        .bind(village_id)
+        .bind(i64::MAX)
+        .fetch_all(pool)
+        .await
+        .expect("counts at three points");
+    counted.sort();
+    assert_eq!(counted, vec![(hall_id, 3), (village_id, 1)]);
 
     // Annulled, then checked in again elsewhere.
     hall.post(
