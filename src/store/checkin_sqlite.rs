@@ -37,11 +37,6 @@ impl SqliteCheckins {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // Members and check-ins of a national session: keep their pages.
         conn.pragma_update(None, "cache_size", -128 * 1024)?;
-        // Read pages straight from a memory map: pages read through the page
-        // cache were dropped and re-scanned at every commit (SQLite's cache
-        // truncation was a third of this thread's time at 6,000 check-ins a
-        // second); mapped pages never enter it.
-        conn.pragma_update(None, "mmap_size", 1i64 << 32)?;
         conn.set_prepared_statement_cache_capacity(32);
         // Copying the WAL back into the database (and its fsync) would
         // otherwise happen inside every thousandth page's commit, with
