@@ -44,6 +44,16 @@ struct Copy<T> {
     refreshing: Option<Instant>,
 }
 
+impl<T> Copy<T> {
+    fn new(at: Instant, value: Arc<T>) -> Self {
+        Copy {
+            at,
+            value,
+            refreshing: None,
+        }
+    }
+}
+
 /// What a caller does with the copy it asked for.
 enum Lookup<T> {
     /// Fresh, or stale while another caller reads it again: use it.
@@ -93,14 +103,7 @@ impl<T> Copies<T> {
             let fresh = self.fresh;
             map.retain(|_, copy| copy.at.elapsed() < fresh);
         }
-        map.insert(
-            id,
-            Copy {
-                at: Instant::now(),
-                value,
-                refreshing: None,
-            },
-        );
+        map.insert(id, Copy::new(Instant::now(), value));
     }
 
     fn forget(&self, id: i64) {
@@ -127,14 +130,7 @@ impl<T> Copies<T> {
         }
         map.retain(|_, copy| !in_group(&copy.value));
         for (id, value) in values {
-            map.insert(
-                id,
-                Copy {
-                    at: read_at,
-                    value,
-                    refreshing: None,
-                },
-            );
+            map.insert(id, Copy::new(read_at, value));
         }
         true
     }
