@@ -47,10 +47,10 @@ pub struct CheckinWriter {
 
 impl CheckinWriter {
     /// Starts the writer. SQLite has one writer at a time anyway; PostgreSQL
-    /// takes a few transactions at once.
+    /// takes a few transactions at once, one per lane (see [`dispatch`]).
     pub fn spawn(db: Db, hub: Arc<LiveHub>) -> CheckinWriter {
         let (queue, rx) = mpsc::channel(QUEUE);
-        let (recorder, parallel) = match &db {
+        let (recorder, lanes) = match &db {
             Db::Sqlite(pool) if crate::store::is_file(pool) => {
                 match sqlite_thread(pool.connect_options().get_filename(), &hub) {
                     Some(thread) => (Recorder::SqliteThread(thread), 1),
@@ -60,7 +60,7 @@ impl CheckinWriter {
             Db::Sqlite(_) => (Recorder::Sqlx(db.clone()), 1),
             Db::Postgres(_) => (Recorder::Sqlx(db.clone()), 4),
         };
-        tokio::spawn(dispatch(recorder, hub, rx, parallel));
+        tokio::spawn(dispatch(recorder, hub, rx, lanes));
         CheckinWriter { queue, db }
     }
 
@@ -90,6 +90,7 @@ impl CheckinWriter {
 }
 
 /// Where batches are recorded.
+#[derive(Clone)]
 enum Recorder {
     /// Through the pool (PostgreSQL, or SQLite in memory).
     Sqlx(Db),
@@ -178,16 +179,53 @@ fn deliver(
     }
 }
 
+/// Hands each check-in to its lane. On PostgreSQL an instance records
+/// `lanes` batches at once; the database keeps a counter per point, locked
+/// until the batch commits (migration 0009), so two batches sharing a point
+/// wait for each other. Each point therefore has one lane: batches in flight
+/// on one instance never share a point. (In the national burst before this,
+/// 37 of 83 samples of PostgreSQL's busy statements were such a wait.)
 async fn dispatch(
     recorder: Recorder,
     hub: Arc<LiveHub>,
     mut rx: mpsc::Receiver<Job>,
-    parallel: usize,
+    lanes: usize,
 ) {
-    let slots = Arc::new(Semaphore::new(parallel));
+    if lanes <= 1 {
+        return run_lane(recorder, hub, rx).await;
+    }
+    let mut queues = Vec::with_capacity(lanes);
+    for _ in 0..lanes {
+        let (queue, lane_rx) = mpsc::channel(QUEUE / lanes);
+        tokio::spawn(run_lane(recorder.clone(), hub.clone(), lane_rx));
+        queues.push(queue);
+    }
+    while let Some(job) = rx.recv().await {
+        let lane = lane_of(&job.item, lanes);
+        if queues[lane].send(job).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A point's lane; check-ins without a point spread by member.
+fn lane_of(item: &BatchItem, lanes: usize) -> usize {
+    let key = match item.point_id {
+        Some(point_id) => point_id.unsigned_abs(),
+        None => item
+            .member_code
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
+    };
+    (key % lanes as u64) as usize
+}
+
+/// Records one lane's check-ins, one batch at a time: while a batch
+/// commits, the next check-ins pile up and the next batch takes them all.
+async fn run_lane(recorder: Recorder, hub: Arc<LiveHub>, mut rx: mpsc::Receiver<Job>) {
+    let slots = Arc::new(Semaphore::new(1));
     loop {
-        // Wait for a free slot first, so that check-ins pile up meanwhile
-        // and the next batch takes them all.
+        // Wait for the batch in flight first, so that check-ins pile up.
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
@@ -263,4 +301,45 @@ fn publish(hub: &LiveHub, job: &Job, member: &MemberRecord, checkin_id: i64) {
         job.method,
         job.item.point_id,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(point_id: Option<i64>, member_code: &str) -> BatchItem {
+        BatchItem {
+            session_id: 1,
+            member_code: member_code.into(),
+            point_id,
+            point_name: None,
+            method: "roster",
+            source: None,
+            client_id: None,
+            taken_at: 0,
+            replayed: false,
+            device: None,
+            want_point_count: true,
+        }
+    }
+
+    #[test]
+    fn a_point_always_has_the_same_lane_and_points_spread_over_all_lanes() {
+        for point in 1..200 {
+            let lane = lane_of(&item(Some(point), "A"), 4);
+            assert_eq!(lane, lane_of(&item(Some(point), "B"), 4));
+            assert!(lane < 4);
+        }
+        let used: std::collections::BTreeSet<usize> =
+            (1..200).map(|p| lane_of(&item(Some(p), "A"), 4)).collect();
+        assert_eq!(used.len(), 4);
+        let without_point: std::collections::BTreeSet<usize> = (0..200)
+            .map(|m| lane_of(&item(None, &format!("HV{m:05}")), 4))
+            .collect();
+        assert_eq!(
+            without_point.len(),
+            4,
+            "check-ins without a point spread too"
+        );
+    }
 }
