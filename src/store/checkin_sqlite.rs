@@ -23,10 +23,6 @@ use crate::domain::time;
 
 pub struct SqliteCheckins {
     conn: Connection,
-    /// The page cache the connection has now; see [`WriterCache`].
-    cache: WriterCache,
-    /// The number of the page holding SQLite's lock bytes (at 1 GiB).
-    pending_byte_page: i64,
     /// Dropped with the writer, which stops the checkpoint thread.
     _checkpointer: std::sync::mpsc::Sender<()>,
 }
@@ -39,45 +35,18 @@ impl SqliteCheckins {
         // As the pool: a committed check-in survives a power cut.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-        conn.pragma_update(None, "cache_size", -WriterCache::Small.kib())?;
-        // A batch of a thousand check-ins dirties more pages than the small
-        // cache holds: keep them in memory until the commit rather than
-        // writing them to the WAL twice.
-        conn.pragma_update(None, "cache_spill", false)?;
+        // Members and check-ins of a national session: keep their pages.
+        conn.pragma_update(None, "cache_size", -128 * 1024)?;
         conn.set_prepared_statement_cache_capacity(32);
         // Copying the WAL back into the database (and its fsync) would
         // otherwise happen inside every thousandth page's commit, with
         // check-ins waiting on it; a thread of its own does it instead.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let checkpointer = spawn_checkpointer(path)?;
-        let mut writer = SqliteCheckins {
+        Ok(SqliteCheckins {
             conn,
-            cache: WriterCache::Small,
-            pending_byte_page: (1 << 30) / page_size + 1,
             _checkpointer: checkpointer,
-        };
-        writer.size_cache()?;
-        Ok(writer)
-    }
-
-    /// Gives the connection the page cache that suits the database's size
-    /// now (see [`WriterCache`]); a database only grows while sessions run.
-    fn size_cache(&mut self) -> rusqlite::Result<()> {
-        let pages: i64 = self
-            .conn
-            .prepare_cached("PRAGMA page_count")?
-            .query_row([], |r| r.get(0))?;
-        let wanted = if pages >= self.pending_byte_page {
-            WriterCache::Large
-        } else {
-            WriterCache::Small
-        };
-        if wanted != self.cache {
-            self.conn.pragma_update(None, "cache_size", -wanted.kib())?;
-            self.cache = wanted;
-        }
-        Ok(())
+        })
     }
 
     /// Records `items` in one transaction; see [`Db::record_checkin_batch`]
@@ -200,39 +169,7 @@ impl SqliteCheckins {
             }
         }
         tx.commit()?;
-        // The batch is durable now: a failure here must not turn into a
-        // failed batch (its items would be recorded again, one by one).
-        if let Err(e) = self.size_cache() {
-            tracing::warn!(error = %e, "could not resize the check-in writer's page cache");
-        }
         Ok((outcomes, point_counts))
-    }
-}
-
-/// The writer's page cache, small until the database passes 1 GiB.
-///
-/// When a B-tree page splits, SQLite briefly renumbers a page to the one
-/// holding its lock bytes (the page at 1 GiB), and at every commit it then
-/// drops from its cache the pages numbered past the end of the database. In a
-/// database smaller than 1 GiB that means scanning the whole cache at every
-/// commit: with 128 MB cached, 38 % of the writer thread's time. Once the
-/// database is larger than 1 GiB that page lies inside it and nothing is
-/// scanned, and a large cache keeps the pages of a national session's
-/// members and check-ins. Measured at national size (`cargo bench --bench
-/// national`): HTTP check-ins 10,359/s with 128 MB, 14,883/s with 4 MB; a
-/// burst of 2,000,000 (past 1 GiB) 211.6 s with 128 MB, 226.9 s with 4 MB.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WriterCache {
-    Small,
-    Large,
-}
-
-impl WriterCache {
-    fn kib(self) -> i64 {
-        match self {
-            WriterCache::Small => 4 * 1024,
-            WriterCache::Large => 128 * 1024,
-        }
     }
 }
 
