@@ -183,8 +183,9 @@ fn deliver(
 /// `lanes` batches at once; the database keeps a counter per point, locked
 /// until the batch commits (migration 0009), so two batches sharing a point
 /// wait for each other. Each point therefore has one lane: batches in flight
-/// on one instance never share a point. (In the national burst before this,
-/// 37 of 83 samples of PostgreSQL's busy statements were such a wait.)
+/// on one instance never share a point. (In a PostgreSQL burst at a quarter
+/// of national size before this, 37 of 83 samples of its busy statements
+/// were such a wait.)
 async fn dispatch(
     recorder: Recorder,
     hub: Arc<LiveHub>,
