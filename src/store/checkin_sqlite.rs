@@ -12,6 +12,8 @@
 use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -23,15 +25,14 @@ use crate::domain::time;
 
 pub struct SqliteCheckins {
     conn: Connection,
-    /// Dropped with the writer, which stops the checkpoint thread.
-    _checkpointer: std::sync::mpsc::Sender<()>,
+    wal: WalKeeper,
 }
 
 impl SqliteCheckins {
     /// Opens a second connection to the database file the pool uses.
     pub fn open(path: &Path) -> rusqlite::Result<SqliteCheckins> {
         let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(WRITER_BUSY_TIMEOUT)?;
         // As the pool: a committed check-in survives a power cut.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -42,11 +43,11 @@ impl SqliteCheckins {
         // otherwise happen inside every thousandth page's commit, with
         // check-ins waiting on it; a thread of its own does it instead.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let checkpointer = spawn_checkpointer(path)?;
-        Ok(SqliteCheckins {
-            conn,
-            _checkpointer: checkpointer,
-        })
+        // A log that grew (a reader held a checkpoint back) shrinks again
+        // when the writer starts it over; see `WalKeeper`.
+        conn.pragma_update(None, "journal_size_limit", 2 * RESTART_FRAMES * 4096)?;
+        let wal = WalKeeper::spawn(path, RESTART_FRAMES)?;
+        Ok(SqliteCheckins { conn, wal })
     }
 
     /// Records `items` in one transaction; see [`Db::record_checkin_batch`]
@@ -61,6 +62,7 @@ impl SqliteCheckins {
         R: Fn(usize, &MemberRecord) -> Result<(), String>,
         A: Fn(usize, &MemberRecord, &Recorded) -> String,
     {
+        self.wal.before_write(&self.conn);
         let received_at = time::now_ms();
         let tx = self
             .conn
@@ -173,28 +175,89 @@ impl SqliteCheckins {
     }
 }
 
-/// Checkpoints the WAL every 200 ms on its own connection (PASSIVE: it
-/// never waits for, nor blocks, the writer or readers), until the returned
-/// sender is dropped.
-fn spawn_checkpointer(path: &Path) -> rusqlite::Result<std::sync::mpsc::Sender<()>> {
-    use std::sync::mpsc::RecvTimeoutError;
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(1))?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name("wal-checkpoint".into())
-        .spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) =
-                stopped.recv_timeout(Duration::from_millis(200))
-            {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
+/// How long the writer waits for the database's write lock.
+const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// WAL frames (4 KiB pages) past which the writer starts the log again
+/// from its beginning: 64 MiB.
+const RESTART_FRAMES: i64 = 16_384;
+
+/// Keeps the WAL small: a thread checkpoints it every 200 ms on its own
+/// connection (PASSIVE: it never waits for, nor blocks, the writer or
+/// readers), and the writer starts the log over when it has grown.
+///
+/// Under a steady stream of check-ins a PASSIVE checkpoint never catches up
+/// with the writer, and SQLite only starts the log again from its beginning
+/// when a checkpoint has caught up: in a national burst the WAL grew past
+/// 2.7 GB, and every page the writer appended landed in new file space,
+/// which the kernel zeroes first (a fifth of the writer thread's time) and
+/// whose growth each fsync had to journal. So once the log passes
+/// `restart_frames` ([`RESTART_FRAMES`]), the writer itself runs a RESTART
+/// checkpoint before its next batch: it copies the few frames the passive
+/// ones left and waits for readers of the old log, and the next batch
+/// overwrites the start of the file. (Run from the checkpoint thread
+/// instead, a RESTART waits for the writer lock, which a busy writer
+/// never leaves free long enough.)
+struct WalKeeper {
+    restart_due: Arc<AtomicBool>,
+    /// Dropped with the writer, which stops the checkpoint thread.
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl WalKeeper {
+    fn spawn(path: &Path, restart_frames: i64) -> rusqlite::Result<WalKeeper> {
+        use std::sync::mpsc::RecvTimeoutError;
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(1))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let restart_due = Arc::new(AtomicBool::new(false));
+        let due = restart_due.clone();
+        std::thread::Builder::new()
+            .name("wal-checkpoint".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(Duration::from_millis(200))
+                {
+                    match checkpoint(&conn, "PASSIVE") {
+                        Ok(log_frames) => {
+                            due.store(log_frames >= restart_frames, Ordering::Relaxed);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+                    }
                 }
-            }
+            })
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(WalKeeper {
+            restart_due,
+            _stop: stop,
         })
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    Ok(stop)
+    }
+
+    /// Called by the writer between transactions.
+    fn before_write(&self, writer: &Connection) {
+        if self.restart_due.swap(false, Ordering::Relaxed) {
+            // Check-ins wait meanwhile: give a long reader of the old log
+            // (a report) 50 ms, then try again after the next passive
+            // checkpoint.
+            let restarted = writer
+                .busy_timeout(Duration::from_millis(50))
+                .and_then(|()| checkpoint(writer, "RESTART"));
+            if let Err(e) = restarted {
+                tracing::debug!(error = %e, "WAL restart checkpoint did not finish");
+            }
+            if let Err(e) = writer.busy_timeout(WRITER_BUSY_TIMEOUT) {
+                tracing::warn!(error = %e, "could not restore the writer's busy timeout");
+            }
+        }
+    }
+}
+
+/// Runs one checkpoint in `mode`; returns the frames in the log.
+fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        r.get::<_, i64>(1)
+    })
 }
 
 fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRecord> {
@@ -210,4 +273,65 @@ fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRecord> {
         created_at: r.get(8)?,
         updated_at: r.get(9)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that never pauses, with a reader always in a transaction:
+    /// the WAL must still start over instead of growing with everything
+    /// written.
+    #[test]
+    fn the_wal_starts_over_under_a_steady_stream_of_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let writer = Connection::open(&path).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        writer.pragma_update(None, "synchronous", "OFF").unwrap();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer.busy_timeout(Duration::from_secs(10)).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)")
+            .unwrap();
+        let wal = WalKeeper::spawn(&path, 256).unwrap();
+
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (path, done) = (path.clone(), done.clone());
+            std::thread::spawn(move || {
+                let conn = Connection::open(&path).unwrap();
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _: i64 = conn
+                        .query_row("SELECT max(id) FROM t", [], |r| r.get(0))
+                        .unwrap();
+                }
+            })
+        };
+        // For 1.5 s, with a restart due every 256 frames and a checkpoint
+        // every 200 ms: each transaction appends about 6 frames.
+        let started = std::time::Instant::now();
+        let mut transactions = 0u64;
+        while started.elapsed() < Duration::from_millis(1500) {
+            wal.before_write(&writer);
+            let tx = writer.unchecked_transaction().unwrap();
+            for _ in 0..5 {
+                tx.execute("INSERT INTO t (b) VALUES (zeroblob(4000))", [])
+                    .unwrap();
+            }
+            tx.commit().unwrap();
+            transactions += 1;
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        reader.join().unwrap();
+        let frames_written = transactions * 6;
+        let wal_bytes = std::fs::metadata(dir.path().join("wal.db-wal"))
+            .unwrap()
+            .len();
+        let written = frames_written * 4096;
+        assert!(
+            wal_bytes < written / 2,
+            "the WAL holds {wal_bytes} bytes of the {written} written: it never started over"
+        );
+    }
 }
