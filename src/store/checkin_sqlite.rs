@@ -290,18 +290,18 @@ mod tests {
         writer.pragma_update(None, "journal_mode", "WAL").unwrap();
         writer.pragma_update(None, "synchronous", "OFF").unwrap();
         writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        writer.busy_timeout(Duration::from_secs(10)).unwrap();
+        writer.busy_timeout(WRITER_BUSY_TIMEOUT).unwrap();
         writer
             .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)")
             .unwrap();
         let wal = WalKeeper::spawn(&path, 256).unwrap();
 
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
         let reader = {
             let (path, done) = (path.clone(), done.clone());
             std::thread::spawn(move || {
                 let conn = Connection::open(&path).unwrap();
-                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                while !done.load(Ordering::Relaxed) {
                     let _: i64 = conn
                         .query_row("SELECT max(id) FROM t", [], |r| r.get(0))
                         .unwrap();
@@ -322,7 +322,7 @@ mod tests {
             tx.commit().unwrap();
             transactions += 1;
         }
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        done.store(true, Ordering::Relaxed);
         reader.join().unwrap();
         // The WAL header counts the times the log was started over
         // (bytes 12..16, "checkpoint sequence number"); without the
