@@ -86,6 +86,9 @@ cargo bench --bench national -- [options]
   --out PATH                       where to write the report (default BENCHMARKS.md at
                                    scale 1, target/national-bench/BENCHMARKS-scale-N.md otherwise)
   --no-write                       print the JSON only
+
+  $DIEMCAU_BENCH_SERVER            the diemcau binary to measure (default: the one built
+                                   with the benchmark); for back-to-back comparisons
 ";
 
 impl Options {

@@ -36,8 +36,15 @@ impl Backend {
     }
 }
 
+/// The `diemcau` binary built with this benchmark, or the one named by
+/// `DIEMCAU_BENCH_SERVER`: comparing two builds back to back needs one
+/// benchmark and two servers.
 pub fn server_exe() -> &'static str {
-    env!("CARGO_BIN_EXE_diemcau")
+    static EXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        std::env::var("DIEMCAU_BENCH_SERVER")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_diemcau").to_string())
+    })
 }
 
 /// A database made for this run; dropped (PostgreSQL) by [`Database::drop_now`].
