@@ -18,6 +18,7 @@ pub mod points;
 pub mod reports;
 pub mod retention;
 pub mod sessions;
+pub mod sqlite_page_cache;
 pub mod tally;
 pub mod units;
 pub mod webhooks;
