@@ -182,14 +182,16 @@ struct GenPoint {
 }
 
 /// What the test sent and the server answered, counted by the test itself.
+/// Ordered maps: the scenario picks from their keys with its seeded generator,
+/// so a hash map's random order would make each run a different scenario.
 #[derive(Default)]
 struct Model {
     /// Member code → (method index, point index) of their live check-in.
-    checked_in: HashMap<String, (usize, Option<usize>)>,
+    checked_in: BTreeMap<String, (usize, Option<usize>)>,
     /// Point index → latest head count: (device time, order sent, count).
-    head_counts: HashMap<usize, (i64, u64, i64)>,
+    head_counts: BTreeMap<usize, (i64, u64, i64)>,
     /// Device → the unit a member of the public picked first.
-    viewers: HashMap<String, usize>,
+    viewers: BTreeMap<String, usize>,
     sent: u64,
 }
 
@@ -484,7 +486,7 @@ struct Scenario {
     rng: StdRng,
     cards: diemcau::domain::tokens::CardSigner,
     /// Self and home check-in attempts per member code (limited per minute).
-    attempts: HashMap<String, u32>,
+    attempts: BTreeMap<String, u32>,
     /// Point index → (QR token, when it was fetched).
     tokens: HashMap<usize, (String, Instant)>,
     step: u64,
@@ -534,7 +536,7 @@ impl Scenario {
             model: Model::default(),
             rng,
             cards,
-            attempts: HashMap::new(),
+            attempts: BTreeMap::new(),
             tokens: HashMap::new(),
             step: 0,
         }
