@@ -14,7 +14,7 @@ use crate::domain::tally::TallyEvent;
 use crate::domain::{CheckinMethod, SessionStatus, time, tree};
 use crate::live::hub::LiveHub;
 use crate::store::checkin_batch::{BatchItem, BatchOutcome};
-use crate::store::checkins::Recorded;
+use crate::store::checkins::{PriorCheckin, Recorded};
 use crate::store::members::MemberRecord;
 use crate::store::points::PointRecord;
 use crate::store::sessions::SessionRecord;
@@ -179,40 +179,20 @@ fn membership_refusal(member: &MemberRecord, scope_path: &str) -> Result<(), Str
     Err(serde_json::to_string(&refusal).expect("answers serialize"))
 }
 
-/// The answer to a recorded check-in, as stored against its operation id.
+/// The answer to a recorded check-in, as given to its operation id.
 fn answer_text(
     item: &BatchItem,
     method: CheckinMethod,
     member: &MemberRecord,
     recorded: &Recorded,
 ) -> String {
-    let brief = MemberBrief {
-        code: member.code.clone(),
-        full_name: member.full_name.clone(),
-        unit_name: member.unit_name.clone(),
-    };
     let answer = match recorded {
-        Recorded::New { .. } => CheckinAnswer::CheckedIn {
-            message: match &item.point_name {
-                Some(p) => format!(
-                    "Đã điểm danh: {} lúc {} tại {}.",
-                    brief.full_name,
-                    hhmm(item.taken_at),
-                    p
-                ),
-                None => format!(
-                    "Đã điểm danh: {} lúc {} ({}).",
-                    brief.full_name,
-                    hhmm(item.taken_at),
-                    method.label()
-                ),
-            },
-            member: brief,
-            at: time::to_local(item.taken_at),
-            point: item.point_name.clone(),
-            method,
-        },
+        Recorded::New { .. } => {
+            checked_in_answer(member, item.taken_at, item.point_name.as_deref(), method)
+        }
+        Recorded::Resent(prior) => return resent_answer(member, prior),
         Recorded::Already(prior) => {
+            let brief = brief(member);
             let prior_method = CheckinMethod::parse(&prior.method).unwrap_or(CheckinMethod::Roster);
             CheckinAnswer::AlreadyCheckedIn {
                 message: match &prior.point_name {
@@ -240,9 +220,85 @@ fn answer_text(
     serde_json::to_string(&answer).expect("answers serialize")
 }
 
+/// The answer a check-in got when it was recorded, made again from its row
+/// (for a resend of its operation id, or to keep it when it is annulled).
+/// The same as [`answer_text`] gave then: the row keeps the time, point and
+/// method the answer was made of.
+pub fn resent_answer(member: &MemberRecord, checkin: &PriorCheckin) -> String {
+    let method = CheckinMethod::parse(&checkin.method).unwrap_or(CheckinMethod::Roster);
+    let answer = checked_in_answer(
+        member,
+        checkin.taken_at,
+        checkin.point_name.as_deref(),
+        method,
+    );
+    serde_json::to_string(&answer).expect("answers serialize")
+}
+
+fn brief(member: &MemberRecord) -> MemberBrief {
+    MemberBrief {
+        code: member.code.clone(),
+        full_name: member.full_name.clone(),
+        unit_name: member.unit_name.clone(),
+    }
+}
+
+fn checked_in_answer(
+    member: &MemberRecord,
+    taken_at: i64,
+    point_name: Option<&str>,
+    method: CheckinMethod,
+) -> CheckinAnswer {
+    let brief = brief(member);
+    CheckinAnswer::CheckedIn {
+        message: match point_name {
+            Some(p) => format!(
+                "Đã điểm danh: {} lúc {} tại {}.",
+                brief.full_name,
+                hhmm(taken_at),
+                p
+            ),
+            None => format!(
+                "Đã điểm danh: {} lúc {} ({}).",
+                brief.full_name,
+                hhmm(taken_at),
+                method.label()
+            ),
+        },
+        member: brief,
+        at: time::to_local(taken_at),
+        point: point_name.map(str::to_string),
+        method,
+    }
+}
+
 fn parse_answer(text: &str) -> CheckinAnswer {
     serde_json::from_str(text)
         .unwrap_or_else(|_| CheckinAnswer::refused("internal", "Lỗi hệ thống."))
+}
+
+/// The answer given before to the operation id `(source, client_id)` for a
+/// check-in of `member_code` in the session: kept in `operations`, or, for a
+/// new check-in, made again from the member's live check-in when that id
+/// made it.
+async fn answer_given(
+    db: &crate::store::Db,
+    session_id: i64,
+    member_code: &str,
+    source: &str,
+    client_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    if let Some(seen) = db.operation_answer(source, client_id).await? {
+        return Ok(Some(seen));
+    }
+    let Some(member) = db.member_by_code(member_code.trim()).await? else {
+        return Ok(None);
+    };
+    Ok(db
+        .live_checkin(session_id, member.id)
+        .await?
+        .filter(|c| c.made_by(Some(source), Some(client_id)))
+        .map(|c| resent_answer(&member, &c)))
 }
 
 /// Takes one check-in: checks the rules, has the writer record it durably
@@ -285,7 +341,14 @@ pub async fn check_in_counted(
     if let Some(refusal) = refusal {
         // A repeated operation id gets its first answer, whatever changed since.
         if let (Some(source), Some(client_id)) = (&cmd.source, &cmd.client_id)
-            && let Some(seen) = writer.db().operation_answer(source, client_id).await?
+            && let Some(seen) = answer_given(
+                writer.db(),
+                cmd.session.id,
+                cmd.member_code,
+                source,
+                client_id,
+            )
+            .await?
         {
             return Ok((parse_answer(&seen), None));
         }

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::domain::CheckinMethod;
 use crate::live::hub::LiveHub;
@@ -50,17 +50,23 @@ impl CheckinWriter {
     /// takes a few transactions at once, one per lane (see [`dispatch`]).
     pub fn spawn(db: Db, hub: Arc<LiveHub>) -> CheckinWriter {
         let (queue, rx) = mpsc::channel(QUEUE);
-        let (recorder, lanes) = match &db {
+        let lanes = match &db {
             Db::Sqlite(pool) if crate::store::is_file(pool) => {
-                match sqlite_thread(pool.connect_options().get_filename(), &hub) {
-                    Some(thread) => (Recorder::SqliteThread(thread), 1),
-                    None => (Recorder::Sqlx(db.clone()), 1),
+                match SqliteCheckins::open(pool.connect_options().get_filename()) {
+                    Ok(conn) => {
+                        sqlite_thread(conn, hub, rx);
+                        return CheckinWriter { queue, db };
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "check-in writer falls back to the pool");
+                        1
+                    }
                 }
             }
-            Db::Sqlite(_) => (Recorder::Sqlx(db.clone()), 1),
-            Db::Postgres(_) => (Recorder::Sqlx(db.clone()), 4),
+            Db::Sqlite(_) => 1,
+            Db::Postgres(_) => 4,
         };
-        tokio::spawn(dispatch(recorder, hub, rx, lanes));
+        tokio::spawn(dispatch(db.clone(), hub, rx, lanes));
         CheckinWriter { queue, db }
     }
 
@@ -89,41 +95,57 @@ impl CheckinWriter {
     }
 }
 
-/// Where batches are recorded.
-#[derive(Clone)]
-enum Recorder {
-    /// Through the pool (PostgreSQL, or SQLite in memory).
-    Sqlx(Db),
-    /// On the SQLite writer thread, which holds the permit until done.
-    SqliteThread(std::sync::mpsc::Sender<(Vec<Job>, OwnedSemaphorePermit)>),
-}
-
 /// Starts the thread that records batches on its own SQLite connection
-/// (see `store::checkin_sqlite`); `None` if it cannot open the file.
-fn sqlite_thread(
-    path: &std::path::Path,
-    hub: &Arc<LiveHub>,
-) -> Option<std::sync::mpsc::Sender<(Vec<Job>, OwnedSemaphorePermit)>> {
-    let mut conn = match SqliteCheckins::open(path) {
-        Ok(conn) => conn,
-        Err(e) => {
-            tracing::warn!(error = %e, "check-in writer falls back to the pool");
-            return None;
-        }
-    };
-    let (tx, rx) = std::sync::mpsc::channel::<(Vec<Job>, OwnedSemaphorePermit)>();
-    let hub = hub.clone();
+/// (see `store::checkin_sqlite`). It takes its batches from the queue
+/// itself: as soon as a batch is committed and answered, everything that
+/// arrived meanwhile (up to [`MAX_BATCH`]) is the next one. (Handed over
+/// by a task on the runtime instead, the thread sat idle a third of the
+/// time in a national burst with a full queue, waiting for that task to
+/// be scheduled among the consoles' tasks.)
+fn sqlite_thread(mut conn: SqliteCheckins, hub: Arc<LiveHub>, mut rx: mpsc::Receiver<Job>) {
     std::thread::Builder::new()
         .name("checkin-writer".into())
         .spawn(move || {
-            while let Ok((jobs, slot)) = rx.recv() {
-                record_on_thread(&mut conn, &hub, jobs);
-                drop(slot);
+            lower_priority();
+            while let Some(first) = rx.blocking_recv() {
+                record_on_thread(&mut conn, &hub, take_batch(first, &mut rx));
             }
         })
-        .ok()?;
-    Some(tx)
+        .expect("the check-in writer thread starts");
 }
+
+/// `first` and whatever else is already queued, up to [`MAX_BATCH`].
+fn take_batch(first: Job, rx: &mut mpsc::Receiver<Job>) -> Vec<Job> {
+    let mut jobs = Vec::with_capacity(64);
+    jobs.push(first);
+    while jobs.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
+    }
+    jobs
+}
+
+/// Lowers this thread's scheduling priority (nice 5): in a burst the
+/// writer would otherwise take a whole core from the runtime, whose
+/// workers also send the acknowledgements and the dashboards' frames.
+/// (Linux sets a nice value per thread; elsewhere this does nothing.)
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn lower_priority() {
+    // SAFETY: plain system calls on the calling thread, no memory shared.
+    let done = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 5)
+    };
+    if done != 0 {
+        tracing::debug!("could not lower the check-in writer's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 fn record_on_thread(conn: &mut SqliteCheckins, hub: &LiveHub, jobs: Vec<Job>) {
     metrics::histogram!("diemcau_checkin_batch_size").record(jobs.len() as f64);
@@ -186,19 +208,14 @@ fn deliver(
 /// on one instance never share a point. (In a PostgreSQL burst at a quarter
 /// of national size before this, 37 of 83 samples of its busy statements
 /// were such a wait.)
-async fn dispatch(
-    recorder: Recorder,
-    hub: Arc<LiveHub>,
-    mut rx: mpsc::Receiver<Job>,
-    lanes: usize,
-) {
+async fn dispatch(db: Db, hub: Arc<LiveHub>, mut rx: mpsc::Receiver<Job>, lanes: usize) {
     if lanes <= 1 {
-        return run_lane(recorder, hub, rx).await;
+        return run_lane(db, hub, rx).await;
     }
     let mut queues = Vec::with_capacity(lanes);
     for _ in 0..lanes {
         let (queue, lane_rx) = mpsc::channel(QUEUE / lanes);
-        tokio::spawn(run_lane(recorder.clone(), hub.clone(), lane_rx));
+        tokio::spawn(run_lane(db.clone(), hub.clone(), lane_rx));
         queues.push(queue);
     }
     while let Some(job) = rx.recv().await {
@@ -223,7 +240,7 @@ fn lane_of(item: &BatchItem, lanes: usize) -> usize {
 
 /// Records one lane's check-ins, one batch at a time: while a batch
 /// commits, the next check-ins pile up and the next batch takes them all.
-async fn run_lane(recorder: Recorder, hub: Arc<LiveHub>, mut rx: mpsc::Receiver<Job>) {
+async fn run_lane(db: Db, hub: Arc<LiveHub>, mut rx: mpsc::Receiver<Job>) {
     let slots = Arc::new(Semaphore::new(1));
     loop {
         // Wait for the batch in flight first, so that check-ins pile up.
@@ -233,28 +250,12 @@ async fn run_lane(recorder: Recorder, hub: Arc<LiveHub>, mut rx: mpsc::Receiver<
         let Some(first) = rx.recv().await else {
             return;
         };
-        let mut jobs = Vec::with_capacity(64);
-        jobs.push(first);
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        match &recorder {
-            Recorder::Sqlx(db) => {
-                let (db, hub) = (db.clone(), hub.clone());
-                tokio::spawn(async move {
-                    run_batch(&db, &hub, jobs).await;
-                    drop(slot);
-                });
-            }
-            Recorder::SqliteThread(thread) => {
-                if thread.send((jobs, slot)).is_err() {
-                    return; // the thread died: callers get errors, nothing is acknowledged
-                }
-            }
-        }
+        let jobs = take_batch(first, &mut rx);
+        let (db, hub) = (db.clone(), hub.clone());
+        tokio::spawn(async move {
+            run_batch(&db, &hub, jobs).await;
+            drop(slot);
+        });
     }
 }
 

@@ -632,9 +632,15 @@ pub async fn undo(
         .filter(|t| *t <= now)
         .unwrap_or(now);
     let not_before = pressed_at - UNDO_WINDOW_MS;
+    // A resend of the check-in's own operation id still gets its answer.
+    let first_answer = crate::attendance::resent_answer(&member, &checkin);
+    let made_by = match (&checkin.source, &checkin.client_id) {
+        (Some(s), Some(c)) => Some((s.as_str(), c.as_str(), first_answer.as_str())),
+        _ => None,
+    };
     if !state
         .db()
-        .annul_checkin(checkin.id, point.id, not_before, reason.as_deref())
+        .annul_checkin(checkin.id, point.id, not_before, reason.as_deref(), made_by)
         .await?
     {
         return Err(AppError::conflict(

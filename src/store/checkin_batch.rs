@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::checkins::{PriorCheckin, Recorded};
+use super::checkins::{PRIOR_COLUMNS, PriorCheckin, Recorded};
 use super::members::{MemberRecord, SELECT_MEMBER};
 use super::{BeginWrite, Db, on_pool, placeholders};
 use crate::domain::time;
@@ -49,14 +49,15 @@ impl BatchItem {
 /// What became of one item.
 #[derive(Debug, Clone)]
 pub enum BatchOutcome {
-    /// The operation id was answered before: that answer, unchanged.
+    /// The operation id was answered before: that answer, unchanged (kept
+    /// in `operations`, or made again from the check-in the id recorded).
     Repeat(String),
     /// No member has this code; nothing stored.
     UnknownMember,
     /// A rule refused it (the refusal as the rules gave it); nothing stored.
     Refused(String),
-    /// Recorded now, or found already checked in; `answer` is stored against
-    /// the operation id.
+    /// Recorded now, or found already checked in; the "already checked in"
+    /// `answer` is stored against the operation id.
     Recorded {
         member: Box<MemberRecord>,
         recorded: Recorded,
@@ -72,6 +73,15 @@ pub enum BatchError {
     /// this batch ran; nothing was written. Retry the items one by one.
     #[error("operation id raced with another instance")]
     OperationRace,
+}
+
+/// A live check-in found by (session, member).
+#[derive(sqlx::FromRow)]
+struct PriorRow {
+    session_id: i64,
+    member_id: i64,
+    #[sqlx(flatten)]
+    prior: PriorCheckin,
 }
 
 /// Statement parameters stay well under SQLite's limit of 32,766.
@@ -192,9 +202,9 @@ impl Db {
             let mut inserted: HashMap<(i64, i64), i64> = HashMap::new();
             if !to_insert.is_empty() {
                 let sql = format!(
-                    "INSERT INTO checkins (session_id, member_id, point_id, method, client_id, taken_at, received_at, replayed, device) \
+                    "INSERT INTO checkins (session_id, member_id, point_id, method, source, client_id, taken_at, received_at, replayed, device) \
                      VALUES {} ON CONFLICT DO NOTHING RETURNING id, session_id, member_id",
-                    placeholders(to_insert.len(), 9, 1)
+                    placeholders(to_insert.len(), 10, 1)
                 );
                 let mut q = sqlx::query_as::<_, (i64, i64, i64)>(&sql);
                 for &i in &to_insert {
@@ -204,6 +214,7 @@ impl Db {
                         .bind(members[&it.member_code].id)
                         .bind(it.point_id)
                         .bind(it.method)
+                        .bind(&it.source)
                         .bind(&it.client_id)
                         .bind(it.taken_at)
                         .bind(received_at)
@@ -224,31 +235,17 @@ impl Db {
             let mut priors: HashMap<(i64, i64), PriorCheckin> = HashMap::new();
             if !conflicted.is_empty() {
                 let sql = format!(
-                    "SELECT c.session_id, c.member_id, c.id, c.taken_at, c.point_id, p.name AS point_name, c.method FROM checkins c \
+                    "SELECT c.session_id, c.member_id, {PRIOR_COLUMNS} FROM checkins c \
                      LEFT JOIN points p ON p.id = c.point_id \
                      WHERE c.annulled_at IS NULL AND (c.session_id, c.member_id) IN (VALUES {})",
                     placeholders(conflicted.len(), 2, 1)
                 );
-                let mut q = sqlx::query_as::<
-                    _,
-                    (i64, i64, i64, i64, Option<i64>, Option<String>, String),
-                >(&sql);
+                let mut q = sqlx::query_as::<_, PriorRow>(&sql);
                 for (s, m) in &conflicted {
                     q = q.bind(*s).bind(*m);
                 }
-                for (s, m, id, taken_at, point_id, point_name, method) in
-                    q.fetch_all(&mut *tx).await?
-                {
-                    priors.insert(
-                        (s, m),
-                        PriorCheckin {
-                            id,
-                            taken_at,
-                            point_id,
-                            point_name,
-                            method,
-                        },
-                    );
+                for row in q.fetch_all(&mut *tx).await? {
+                    priors.insert((row.session_id, row.member_id), row.prior);
                 }
             }
 
@@ -285,9 +282,20 @@ impl Db {
                                 point_id: items[*j].point_id,
                                 point_name: items[*j].point_name.clone(),
                                 method: items[*j].method.to_string(),
+                                source: items[*j].source.clone(),
+                                client_id: items[*j].client_id.clone(),
                             }),
                             // Checked in before this batch.
                             _ => match priors.get(&key) {
+                                // A resend of the operation that checked them in.
+                                Some(prior)
+                                    if prior
+                                        .made_by(it.source.as_deref(), it.client_id.as_deref()) =>
+                                {
+                                    let text = answer(i, member, &Recorded::Resent(prior.clone()));
+                                    outcomes.push(Some(BatchOutcome::Repeat(text)));
+                                    continue;
+                                }
                                 Some(prior) => Recorded::Already(prior.clone()),
                                 // Cannot happen inside one write transaction;
                                 // retried one by one if it ever does.
@@ -307,7 +315,9 @@ impl Db {
             for (i, plan) in plans.iter().enumerate() {
                 if let Plan::RepeatOf(j) = plan {
                     let text = match &outcomes[*j] {
-                        Some(BatchOutcome::Recorded { answer, .. }) => answer.clone(),
+                        Some(
+                            BatchOutcome::Recorded { answer, .. } | BatchOutcome::Repeat(answer),
+                        ) => answer.clone(),
                         _ => unreachable!("only recorded items are first of an operation id"),
                     };
                     outcomes[i] = Some(BatchOutcome::Repeat(text));
@@ -318,16 +328,19 @@ impl Db {
                 .map(|o| o.expect("every item decided"))
                 .collect();
 
-            // 8. Remember the answers of new operation ids (first answer wins).
+            // 8. Remember the "already checked in" answers of new operation
+            // ids (first answer wins); a new check-in keeps its id on its row.
             let to_store: Vec<(&str, &str, &str)> = items
                 .iter()
                 .zip(&outcomes)
-                .zip(&plans)
-                .filter_map(|((it, o), plan)| match (it.operation(), o, plan) {
+                .filter_map(|(it, o)| match (it.operation(), o) {
                     (
                         Some((s, c)),
-                        BatchOutcome::Recorded { answer, .. },
-                        Plan::Insert | Plan::DuplicateOf(_),
+                        BatchOutcome::Recorded {
+                            recorded: Recorded::Already(_),
+                            answer,
+                            ..
+                        },
                     ) => Some((s, c, answer.as_str())),
                     _ => None,
                 })

@@ -19,7 +19,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::checkin_batch::{BatchItem, BatchOutcome};
-use super::checkins::{PriorCheckin, Recorded};
+use super::checkins::{PRIOR_COLUMNS, PriorCheckin, Recorded};
 use super::members::{MemberRecord, SELECT_MEMBER};
 use crate::domain::time;
 
@@ -75,16 +75,16 @@ impl SqliteCheckins {
             let mut member_by_code =
                 tx.prepare_cached(&format!("{SELECT_MEMBER} WHERE m.code = ?1"))?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO checkins (session_id, member_id, point_id, method, client_id, taken_at, received_at, replayed, device) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING RETURNING id",
+                "INSERT INTO checkins (session_id, member_id, point_id, method, source, client_id, taken_at, received_at, replayed, device) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING RETURNING id",
             )?;
             let mut clear_absence =
                 tx.prepare_cached("DELETE FROM absences WHERE session_id = ?1 AND member_id = ?2")?;
-            let mut prior = tx.prepare_cached(
-                "SELECT c.id, c.taken_at, c.point_id, p.name, c.method FROM checkins c \
+            let mut prior = tx.prepare_cached(&format!(
+                "SELECT {PRIOR_COLUMNS} FROM checkins c \
                  LEFT JOIN points p ON p.id = c.point_id \
                  WHERE c.session_id = ?1 AND c.member_id = ?2 AND c.annulled_at IS NULL",
-            )?;
+            ))?;
             let mut remember = tx.prepare_cached(
                 "INSERT INTO operations (source, client_id, answer, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
             )?;
@@ -118,6 +118,7 @@ impl SqliteCheckins {
                             member.id,
                             it.point_id,
                             it.method,
+                            it.source,
                             it.client_id,
                             it.taken_at,
                             received_at,
@@ -133,21 +134,33 @@ impl SqliteCheckins {
                         clear_absence.execute(params![it.session_id, member.id])?;
                         Recorded::New { id, received_at }
                     }
-                    None => Recorded::Already(prior.query_row(
-                        params![it.session_id, member.id],
-                        |r| {
+                    None => {
+                        let prior = prior.query_row(params![it.session_id, member.id], |r| {
                             Ok(PriorCheckin {
                                 id: r.get(0)?,
                                 taken_at: r.get(1)?,
                                 point_id: r.get(2)?,
                                 point_name: r.get(3)?,
                                 method: r.get(4)?,
+                                source: r.get(5)?,
+                                client_id: r.get(6)?,
                             })
-                        },
-                    )?),
+                        })?;
+                        if prior.made_by(it.source.as_deref(), it.client_id.as_deref()) {
+                            // A resend of the operation that checked them in.
+                            let text = answer(i, &member, &Recorded::Resent(prior));
+                            outcomes.push(BatchOutcome::Repeat(text));
+                            continue;
+                        }
+                        Recorded::Already(prior)
+                    }
                 };
                 let text = answer(i, &member, &recorded);
-                if let (Some(source), Some(client_id)) = (&it.source, &it.client_id) {
+                // A new check-in keeps its operation id on its row; other
+                // answers are remembered against the id.
+                if let (Recorded::Already(_), Some(source), Some(client_id)) =
+                    (&recorded, &it.source, &it.client_id)
+                {
                     remember.execute(params![source, client_id, text, received_at])?;
                 }
                 outcomes.push(BatchOutcome::Recorded {

@@ -1,6 +1,12 @@
 //! Attendance: check-ins (at most one live per member per session, decided by
 //! a unique index), absences, head counts, and the answers given to
 //! client-generated operation ids.
+//!
+//! A check-in carries the operation id that made it (`source`, `client_id`),
+//! so a resend of a new check-in is recognised from the member's live
+//! check-in and answered again from that row ([`Recorded::Resent`]); only the
+//! other answers (already checked in, head counts, absences, undos) and the
+//! answer of an annulled check-in are kept in `operations`.
 
 use crate::domain::time;
 
@@ -30,7 +36,24 @@ pub struct PriorCheckin {
     pub point_id: Option<i64>,
     pub point_name: Option<String>,
     pub method: String,
+    /// The operation id that made it (none for rows older than migration 0010).
+    pub source: Option<String>,
+    pub client_id: Option<String>,
 }
+
+impl PriorCheckin {
+    /// Whether this check-in was made by the operation id `(source, client_id)`.
+    pub fn made_by(&self, source: Option<&str>, client_id: Option<&str>) -> bool {
+        matches!(
+            (self.source.as_deref(), self.client_id.as_deref(), source, client_id),
+            (Some(a), Some(b), Some(s), Some(c)) if a == s && b == c
+        )
+    }
+}
+
+/// The columns of a [`PriorCheckin`], from `checkins c LEFT JOIN points p`.
+pub const PRIOR_COLUMNS: &str =
+    "c.id, c.taken_at, c.point_id, p.name AS point_name, c.method, c.source, c.client_id";
 
 #[derive(Debug, Clone)]
 pub enum Recorded {
@@ -40,6 +63,9 @@ pub enum Recorded {
     Already(PriorCheckin),
     /// The same operation id was seen before: here is the answer given then.
     Repeat(String),
+    /// The same operation id made this live check-in earlier: its answer is
+    /// made again from the row (nothing recorded now).
+    Resent(PriorCheckin),
 }
 
 /// A roster line as the point console shows it.
@@ -99,7 +125,8 @@ impl Db {
     }
 
     /// Records a check-in in one transaction and returns it with the answer
-    /// made by `answer` (stored against the operation id, so that a resend
+    /// made by `answer` (an "already checked in" answer is stored against the
+    /// operation id; a new check-in keeps the id on its row, so that a resend
     /// gets exactly the same answer). Acknowledge only after this returns.
     pub async fn record_checkin<F>(
         &self,
@@ -126,10 +153,11 @@ impl Db {
                 }
             }
             let id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO checkins (session_id, member_id, point_id, method, client_id, taken_at, received_at, replayed, device) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id",
+                "INSERT INTO checkins (session_id, member_id, point_id, method, source, client_id, taken_at, received_at, replayed, device) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING id",
             )
-            .bind(c.session_id).bind(c.member_id).bind(c.point_id).bind(c.method).bind(&c.client_id)
+            .bind(c.session_id).bind(c.member_id).bind(c.point_id).bind(c.method)
+            .bind(&c.source).bind(&c.client_id)
             .bind(c.taken_at).bind(received_at).bind(c.replayed).bind(&c.device)
             .fetch_optional(&mut *tx)
             .await?;
@@ -144,19 +172,28 @@ impl Db {
                     Recorded::New { id, received_at }
                 }
                 None => {
-                    let prior = sqlx::query_as::<_, PriorCheckin>(
-                        "SELECT c.id, c.taken_at, c.point_id, p.name AS point_name, c.method FROM checkins c \
+                    let prior = sqlx::query_as::<_, PriorCheckin>(&format!(
+                        "SELECT {PRIOR_COLUMNS} FROM checkins c \
                          LEFT JOIN points p ON p.id = c.point_id \
                          WHERE c.session_id = $1 AND c.member_id = $2 AND c.annulled_at IS NULL",
-                    )
-                    .bind(c.session_id).bind(c.member_id)
+                    ))
+                    .bind(c.session_id)
+                    .bind(c.member_id)
                     .fetch_one(&mut *tx)
                     .await?;
+                    if prior.made_by(c.source.as_deref(), c.client_id.as_deref()) {
+                        tx.rollback().await?;
+                        let resent = Recorded::Resent(prior);
+                        let text = answer(&resent);
+                        return Ok((Recorded::Repeat(text.clone()), text));
+                    }
                     Recorded::Already(prior)
                 }
             };
             let text = answer(&recorded);
-            if let (Some(source), Some(client_id)) = (&c.source, &c.client_id) {
+            if let (Recorded::Already(_), Some(source), Some(client_id)) =
+                (&recorded, &c.source, &c.client_id)
+            {
                 let stored = sqlx::query(
                     "INSERT INTO operations (source, client_id, answer, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 )
@@ -222,39 +259,64 @@ impl Db {
         session_id: i64,
         member_id: i64,
     ) -> Result<Option<PriorCheckin>, sqlx::Error> {
-        on_pool!(self, |pool| sqlx::query_as::<_, PriorCheckin>(
-            "SELECT c.id, c.taken_at, c.point_id, p.name AS point_name, c.method FROM checkins c \
-             LEFT JOIN points p ON p.id = c.point_id \
-             WHERE c.session_id = $1 AND c.member_id = $2 AND c.annulled_at IS NULL",
-        )
-        .bind(session_id)
-        .bind(member_id)
-        .fetch_optional(pool)
-        .await)
+        let sql = format!(
+            "SELECT {PRIOR_COLUMNS} FROM checkins c LEFT JOIN points p ON p.id = c.point_id \
+             WHERE c.session_id = $1 AND c.member_id = $2 AND c.annulled_at IS NULL"
+        );
+        on_pool!(self, |pool| sqlx::query_as::<_, PriorCheckin>(&sql)
+            .bind(session_id)
+            .bind(member_id)
+            .fetch_optional(pool)
+            .await)
     }
 
     /// Annuls a live check-in made at `point_id` no earlier than
     /// `not_before` (the undo window). Returns false when there is none.
+    /// `made_by` is the check-in's operation id and the answer it was given:
+    /// kept in `operations` in the same transaction, since a resend of that
+    /// id can no longer be recognised from a live check-in.
     pub async fn annul_checkin(
         &self,
         checkin_id: i64,
         point_id: i64,
         not_before: i64,
         reason: Option<&str>,
+        made_by: Option<(&str, &str, &str)>,
     ) -> Result<bool, sqlx::Error> {
         let now = time::now_ms();
-        on_pool!(self, |pool| sqlx::query(
-            "UPDATE checkins SET annulled_at = $1, annul_reason = $2 \
-             WHERE id = $3 AND point_id = $4 AND annulled_at IS NULL AND taken_at >= $5",
-        )
-        .bind(now)
-        .bind(reason)
-        .bind(checkin_id)
-        .bind(point_id)
-        .bind(not_before)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let annulled = sqlx::query(
+                "UPDATE checkins SET annulled_at = $1, annul_reason = $2 \
+                 WHERE id = $3 AND point_id = $4 AND annulled_at IS NULL AND taken_at >= $5",
+            )
+            .bind(now)
+            .bind(reason)
+            .bind(checkin_id)
+            .bind(point_id)
+            .bind(not_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !annulled {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            if let Some((source, client_id, answer)) = made_by {
+                sqlx::query(
+                    "INSERT INTO operations (source, client_id, answer, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(source)
+                .bind(client_id)
+                .bind(answer)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// Records (or updates) that a member is absent, with a reason.

@@ -19,7 +19,8 @@
 //! page; the invariant that makes skipping safe is spelled out on
 //! [`Cache`].
 //!
-//! This is the crate's only `unsafe` code: SQLite's C interface for a page
+//! This is the crate's main `unsafe` code (the other is one `setpriority`
+//! call in `attendance/writer.rs`): SQLite's C interface for a page
 //! cache (`sqlite3_pcache_methods2`) has no safe binding.
 #![allow(unsafe_code)]
 
@@ -126,6 +127,8 @@ pub fn counts() -> Counts {
 /// on.
 struct Cache {
     inner: *mut ffi::sqlite3_pcache,
+    /// Read by the debug builds' check of each skipped truncation only.
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     page_size: c_uint,
     floor: c_uint,
     high: BTreeSet<c_uint>,

@@ -631,6 +631,57 @@ async fn operator_batch_takes_roster_ticks_and_genuine_cards_exactly_once() {
         .error(400, "request.invalid_field");
 }
 
+/// A new check-in keeps its operation id on its row, and a resend is
+/// answered from there: within the same batch, in a later one, and from
+/// another point's console (the id belongs to the point that made it).
+#[tokio::test]
+async fn a_resent_checkin_gets_its_first_answer_from_the_checkin_itself() {
+    let (app, org) = seeded().await;
+    let session = org.open_session(AGENCY, PROVINCE).await;
+    let hall = add_point(&app, &org, session, COMMUNE_A, "Hội trường xã").await;
+    let village = add_point(&app, &org, session, CELL_A, "Nhà văn hóa thôn").await;
+    let tick = |id: &str, code: &str| json!({"id": id, "method": "roster", "member_code": code});
+
+    // Sent twice in one queue: recorded once, the same answer twice.
+    let first = hall
+        .batch(json!([tick("r-1", "0012001"), tick("r-1", "0012001")]))
+        .await;
+    let answer = first["results"][0]["answer"].clone();
+    assert_eq!(answer["result"], "checked_in", "{first}");
+    assert_eq!(first["results"][1]["answer"], answer);
+    assert_eq!(first["stats"]["checked_in"], 1);
+
+    // Resent later, with an "already checked in" of another id between.
+    let later = hall
+        .batch(json!([tick("r-2", "0012001"), tick("r-1", "0012001")]))
+        .await;
+    assert_eq!(
+        later["results"][0]["answer"]["result"],
+        "already_checked_in"
+    );
+    assert_eq!(later["results"][1]["answer"], answer);
+    let replay = hall.batch(json!([tick("r-2", "0012001")])).await;
+    assert_eq!(replay["results"][0], later["results"][0]);
+
+    // The same id from another point is that point's own operation.
+    let other = village.batch(json!([tick("r-1", "0012001")])).await;
+    assert_eq!(
+        other["results"][0]["answer"]["result"],
+        "already_checked_in"
+    );
+    assert_eq!(other["results"][0]["answer"]["point"], hall.name);
+
+    // An id reused by the device for a different member is not a resend:
+    // that member is checked in, and each id keeps answering as first.
+    let reused = hall.batch(json!([tick("r-1", "0012002")])).await;
+    assert_eq!(reused["results"][0]["answer"]["result"], "checked_in");
+    assert_eq!(reused["results"][0]["answer"]["member"]["code"], "0012002");
+    assert_eq!(hall.checked_in().await, 2);
+    let again = hall.batch(json!([tick("r-1", "0012001")])).await;
+    assert_eq!(again["results"][0]["answer"], answer);
+    assert_eq!(hall.checked_in().await, 2);
+}
+
 #[tokio::test]
 async fn a_full_offline_queue_of_500_card_scans_fits_in_one_batch() {
     let (app, org) = seeded().await;
