@@ -26,6 +26,21 @@ use crate::domain::time;
 pub struct SqliteCheckins {
     conn: Connection,
     wal: WalKeeper,
+    points: PointCounts,
+}
+
+/// Live check-ins per point, as the writer last counted them plus what it
+/// recorded since: a console's acknowledgement carries its point's count,
+/// and counting it again for every batch was an index range per point per
+/// batch (one per check-in in a national burst, when each batch holds a
+/// thousand consoles). Only the writer inserts check-ins, but other
+/// connections annul, move and purge them: whenever another connection has
+/// committed anything (SQLite's `data_version`), every count is forgotten
+/// and counted again when next asked for.
+#[derive(Default)]
+struct PointCounts {
+    data_version: i64,
+    live: HashMap<i64, i64>,
 }
 
 impl SqliteCheckins {
@@ -47,7 +62,11 @@ impl SqliteCheckins {
         // when the writer starts it over; see `WalKeeper`.
         conn.pragma_update(None, "journal_size_limit", 2 * RESTART_FRAMES * 4096)?;
         let wal = WalKeeper::spawn(path, RESTART_FRAMES)?;
-        Ok(SqliteCheckins { conn, wal })
+        Ok(SqliteCheckins {
+            conn,
+            wal,
+            points: PointCounts::default(),
+        })
     }
 
     /// Records `items` in one transaction; see [`Db::record_checkin_batch`]
@@ -67,8 +86,21 @@ impl SqliteCheckins {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // The write lock is ours: nobody else commits until this batch has.
+        let data_version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if data_version != self.points.data_version {
+            self.points.live.clear();
+            self.points.data_version = data_version;
+        }
+        // An absence to clear needs a lookup per check-in; in a burst no
+        // session has any yet.
+        let mut has_absences: HashMap<i64, bool> = HashMap::new();
+        // New check-ins of this batch per point, for the counts kept.
+        let mut new_at_point: HashMap<i64, i64> = HashMap::new();
         let mut outcomes = Vec::with_capacity(items.len());
         {
+            let mut any_absence =
+                tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM absences WHERE session_id = ?1)")?;
             let mut seen_op = tx.prepare_cached(
                 "SELECT answer FROM operations WHERE source = ?1 AND client_id = ?2",
             )?;
@@ -131,7 +163,20 @@ impl SqliteCheckins {
                 let recorded = match id {
                     Some(id) => {
                         // Present after all: the check-in supersedes an absence.
-                        clear_absence.execute(params![it.session_id, member.id])?;
+                        let absences = match has_absences.get(&it.session_id) {
+                            Some(known) => *known,
+                            None => {
+                                let any = any_absence.query_row([it.session_id], |r| r.get(0))?;
+                                has_absences.insert(it.session_id, any);
+                                any
+                            }
+                        };
+                        if absences {
+                            clear_absence.execute(params![it.session_id, member.id])?;
+                        }
+                        if let Some(point_id) = it.point_id {
+                            *new_at_point.entry(point_id).or_default() += 1;
+                        }
                         Recorded::New { id, received_at }
                     }
                     None => {
@@ -176,14 +221,42 @@ impl SqliteCheckins {
             .filter_map(|it| it.point_id)
             .collect();
         let mut point_counts = HashMap::new();
+        let mut counted_now = Vec::new();
         if !counted.is_empty() {
             let mut count = tx.prepare_cached(&super::checkins::count_at_points_sql(1))?;
             for point_id in counted {
-                let found = count.query_row([point_id], |r| r.get(1)).optional()?;
-                point_counts.insert(point_id, found.unwrap_or(0));
+                let kept = self
+                    .points
+                    .live
+                    .get(&point_id)
+                    .map(|n| n + new_at_point.get(&point_id).copied().unwrap_or(0));
+                let n = match kept {
+                    Some(n) if !cfg!(debug_assertions) => n,
+                    _ => {
+                        let found = count.query_row([point_id], |r| r.get(1)).optional()?;
+                        let n = found.unwrap_or(0);
+                        // Debug builds (the tests) count every time and check
+                        // what was kept against it.
+                        if let Some(kept) = kept {
+                            assert_eq!(kept, n, "the count kept for point {point_id}");
+                        }
+                        counted_now.push((point_id, n));
+                        n
+                    }
+                };
+                point_counts.insert(point_id, n);
             }
         }
         tx.commit()?;
+        // Kept only once committed: a failed batch leaves them as they were.
+        for (point_id, new) in new_at_point {
+            if let Some(n) = self.points.live.get_mut(&point_id) {
+                *n += new;
+            }
+        }
+        for (point_id, n) in counted_now {
+            self.points.live.insert(point_id, n);
+        }
         Ok((outcomes, point_counts))
     }
 }
@@ -291,6 +364,37 @@ fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the writer's kept point counts rely on: another connection's
+    /// commit changes the writer's `data_version`; the writer's own commits
+    /// and the checkpoint thread's checkpoints do not (else the counts would
+    /// be forgotten every 200 ms).
+    #[test]
+    fn data_version_moves_with_other_connections_commits_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        let writer = Connection::open(&path).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            .unwrap();
+        let version = |c: &Connection| -> i64 {
+            c.query_row("PRAGMA data_version", [], |r| r.get(0))
+                .unwrap()
+        };
+        let other = Connection::open(&path).unwrap();
+        let v0 = version(&writer);
+        writer.execute("INSERT INTO t DEFAULT VALUES", []).unwrap();
+        assert_eq!(version(&writer), v0, "the writer's own commit");
+        checkpoint(&other, "PASSIVE").unwrap();
+        checkpoint(&other, "RESTART").unwrap();
+        assert_eq!(version(&writer), v0, "another connection's checkpoint");
+        checkpoint(&writer, "RESTART").unwrap();
+        assert_eq!(version(&writer), v0, "the writer's own checkpoint");
+        other.execute("INSERT INTO t DEFAULT VALUES", []).unwrap();
+        assert_ne!(version(&writer), v0, "another connection's commit");
+    }
 
     /// A writer that never pauses, with a reader always in a transaction:
     /// the WAL must still start over instead of growing with everything
