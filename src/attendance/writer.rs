@@ -106,7 +106,6 @@ fn sqlite_thread(mut conn: SqliteCheckins, hub: Arc<LiveHub>, mut rx: mpsc::Rece
     std::thread::Builder::new()
         .name("checkin-writer".into())
         .spawn(move || {
-            lower_priority();
             while let Some(first) = rx.blocking_recv() {
                 record_on_thread(&mut conn, &hub, take_batch(first, &mut rx));
             }
@@ -126,26 +125,6 @@ fn take_batch(first: Job, rx: &mut mpsc::Receiver<Job>) -> Vec<Job> {
     }
     jobs
 }
-
-/// Lowers this thread's scheduling priority (nice 5): in a burst the
-/// writer would otherwise take a whole core from the runtime, whose
-/// workers also send the acknowledgements and the dashboards' frames.
-/// (Linux sets a nice value per thread; elsewhere this does nothing.)
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-fn lower_priority() {
-    // SAFETY: plain system calls on the calling thread, no memory shared.
-    let done = unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 5)
-    };
-    if done != 0 {
-        tracing::debug!("could not lower the check-in writer's priority");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lower_priority() {}
 
 fn record_on_thread(conn: &mut SqliteCheckins, hub: &LiveHub, jobs: Vec<Job>) {
     metrics::histogram!("diemcau_checkin_batch_size").record(jobs.len() as f64);

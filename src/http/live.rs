@@ -643,7 +643,9 @@ impl Feed {
                     frames: watch::channel(Arc::new(first)).0,
                     builder: Mutex::new(builder),
                 });
-                tokio::spawn(run_feed(state.clone(), live.clone(), feed.clone()));
+                state
+                    .hub()
+                    .spawn(run_feed(state.clone(), live.clone(), feed.clone()));
                 feed as Arc<dyn std::any::Any + Send + Sync>
             })
             .clone()
@@ -826,7 +828,12 @@ pub async fn dashboard_ws(
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(16 * 1024)
         .max_frame_size(16 * 1024)
-        .on_upgrade(move |socket| run_dashboard(state, live, root, socket))
+        .on_upgrade(move |socket| async move {
+            // Served from the live thread; the socket stays registered with
+            // the main runtime's reactor, which wakes it there when ready.
+            let dashboard = run_dashboard(state.clone(), live, root, socket);
+            state.hub().spawn(dashboard);
+        })
 }
 
 async fn send(socket: &mut WebSocket, msg: &DashboardMessage) -> bool {

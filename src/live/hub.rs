@@ -55,6 +55,8 @@ impl SessionLive {
 }
 
 pub struct LiveHub {
+    /// Where the live figures are kept and sent; see [`LiveHub::spawn`].
+    runtime: tokio::runtime::Handle,
     events: broadcast::Sender<(i64, TallyEvent)>,
     outbox: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(i64, TallyEvent)>>,
     sessions: tokio::sync::Mutex<HashMap<i64, Arc<SessionLive>>>,
@@ -63,6 +65,7 @@ pub struct LiveHub {
 impl Default for LiveHub {
     fn default() -> Self {
         LiveHub {
+            runtime: live_thread(),
             // Eight seconds of a national burst (30,000 check-ins a second):
             // a follower that falls further behind reloads its tally from
             // the database, which takes seconds at two million check-ins.
@@ -76,7 +79,39 @@ impl Default for LiveHub {
 /// The session id under which an event concerns every session.
 pub const EVERY_SESSION: i64 = 0;
 
+/// Starts the thread that runs the live figures: a runtime of its own, so
+/// that dashboards are not queued behind the tasks of tens of thousands of
+/// consoles when a burst of check-ins keeps the main workers busy. The
+/// operating system schedules it as a thread of its own, which wakes for
+/// each frame and sleeps in between.
+fn live_thread() -> tokio::runtime::Handle {
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("live".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the live runtime starts");
+            let _ = handle_tx.send(runtime.handle().clone());
+            // Runs the tasks spawned on it for as long as the process lives.
+            runtime.block_on(std::future::pending::<()>());
+        })
+        .expect("the live thread starts");
+    handle_rx.recv().expect("the live runtime's handle")
+}
+
 impl LiveHub {
+    /// Runs a task of the live figures (a tally's follower, a session's
+    /// frame feed, a dashboard's socket) on the live thread.
+    pub fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime.spawn(task)
+    }
+
     /// Publishes a durable change. Nobody listening is fine. With several
     /// instances the change also goes to the others (see `live::cluster`).
     pub fn publish(&self, session_id: i64, event: TallyEvent) {
@@ -137,7 +172,7 @@ impl LiveHub {
             dashboards: OnceLock::new(),
         });
         sessions.insert(session.id, live.clone());
-        tokio::spawn(follow(db.clone(), live.clone(), rx));
+        self.spawn(follow(db.clone(), live.clone(), rx));
         Ok(live)
     }
 }

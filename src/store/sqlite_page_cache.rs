@@ -19,8 +19,7 @@
 //! page; the invariant that makes skipping safe is spelled out on
 //! [`Cache`].
 //!
-//! This is the crate's main `unsafe` code (the other is one `setpriority`
-//! call in `attendance/writer.rs`): SQLite's C interface for a page
+//! This is the crate's only `unsafe` code: SQLite's C interface for a page
 //! cache (`sqlite3_pcache_methods2`) has no safe binding.
 #![allow(unsafe_code)]
 
