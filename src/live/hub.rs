@@ -214,9 +214,14 @@ async fn follow(db: Db, live: Arc<SessionLive>, mut rx: broadcast::Receiver<(i64
                     }
                 }
             };
+            // Seconds of work at two million check-ins: off the live thread,
+            // whose other sessions' dashboards go on meanwhile.
+            let built = tokio::task::spawn_blocking(move || Tally::build(src))
+                .await
+                .expect("building a tally does not panic");
             let mut tally = live.tally.write().unwrap_or_else(|e| e.into_inner());
             let version = tally.version + 1;
-            *tally = Tally::build(src);
+            *tally = built;
             tally.version = version;
             live.reloads.fetch_add(1, Ordering::SeqCst);
         }
