@@ -967,7 +967,7 @@ number acknowledged.
 - Dashboard staleness: a global counter of acknowledged check-ins (all processes stamp acknowledgements with the \
 shared wall clock, to the millisecond); for 200 sampled k, the time from the k-th acknowledgement to each \
 dashboard's first message whose `headline.members` is at least k (negative times count as 0). The server \
-coalesces dashboard updates to at most four a second.
+coalesces dashboard updates to at most one per 100 ms (about eight a second each in a burst).
 - `--scale N` keeps every unit but puts points and members in one commune in N, N times fewer of each (same \
 points and members per commune as the full run); phase durations shrink with it.",
         n(crate::stats::proc::nofile_hard_limit().unwrap_or(0) as f64),
