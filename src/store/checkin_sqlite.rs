@@ -19,7 +19,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::checkin_batch::{BatchItem, BatchOutcome};
-use super::checkins::{PRIOR_COLUMNS, PriorCheckin, Recorded};
+use super::checkins::{PriorCheckin, REMEMBER_ANSWER, Recorded, SELECT_LIVE_CHECKIN};
 use super::members::{MemberRecord, SELECT_MEMBER};
 use crate::domain::time;
 
@@ -112,14 +112,8 @@ impl SqliteCheckins {
             )?;
             let mut clear_absence =
                 tx.prepare_cached("DELETE FROM absences WHERE session_id = ?1 AND member_id = ?2")?;
-            let mut prior = tx.prepare_cached(&format!(
-                "SELECT {PRIOR_COLUMNS} FROM checkins c \
-                 LEFT JOIN points p ON p.id = c.point_id \
-                 WHERE c.session_id = ?1 AND c.member_id = ?2 AND c.annulled_at IS NULL",
-            ))?;
-            let mut remember = tx.prepare_cached(
-                "INSERT INTO operations (source, client_id, answer, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-            )?;
+            let mut prior = tx.prepare_cached(SELECT_LIVE_CHECKIN)?;
+            let mut remember = tx.prepare_cached(REMEMBER_ANSWER)?;
 
             for (i, it) in items.iter().enumerate() {
                 // Each statement sees the earlier items of this transaction,

@@ -52,8 +52,27 @@ impl PriorCheckin {
 }
 
 /// The columns of a [`PriorCheckin`], from `checkins c LEFT JOIN points p`.
-pub const PRIOR_COLUMNS: &str =
-    "c.id, c.taken_at, c.point_id, p.name AS point_name, c.method, c.source, c.client_id";
+macro_rules! prior_columns {
+    () => {
+        "c.id, c.taken_at, c.point_id, p.name AS point_name, c.method, c.source, c.client_id"
+    };
+}
+pub const PRIOR_COLUMNS: &str = prior_columns!();
+
+/// A member's live check-in in a session, as a [`PriorCheckin`]
+/// (`$1` session, `$2` member). SQLite numbers `$n` parameters in order of
+/// appearance, so the writer's own connection binds it by position too.
+pub const SELECT_LIVE_CHECKIN: &str = concat!(
+    "SELECT ",
+    prior_columns!(),
+    " FROM checkins c LEFT JOIN points p ON p.id = c.point_id \
+     WHERE c.session_id = $1 AND c.member_id = $2 AND c.annulled_at IS NULL"
+);
+
+/// Keeps the answer given to an operation id (`$1` source, `$2` client id,
+/// `$3` answer, `$4` time); the first answer wins.
+pub const REMEMBER_ANSWER: &str = "INSERT INTO operations (source, client_id, answer, created_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 
 #[derive(Debug, Clone)]
 pub enum Recorded {
@@ -172,15 +191,11 @@ impl Db {
                     Recorded::New { id, received_at }
                 }
                 None => {
-                    let prior = sqlx::query_as::<_, PriorCheckin>(&format!(
-                        "SELECT {PRIOR_COLUMNS} FROM checkins c \
-                         LEFT JOIN points p ON p.id = c.point_id \
-                         WHERE c.session_id = $1 AND c.member_id = $2 AND c.annulled_at IS NULL",
-                    ))
-                    .bind(c.session_id)
-                    .bind(c.member_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                    let prior = sqlx::query_as::<_, PriorCheckin>(SELECT_LIVE_CHECKIN)
+                        .bind(c.session_id)
+                        .bind(c.member_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
                     if prior.made_by(c.source.as_deref(), c.client_id.as_deref()) {
                         tx.rollback().await?;
                         let resent = Recorded::Resent(prior);
@@ -194,13 +209,14 @@ impl Db {
             if let (Recorded::Already(_), Some(source), Some(client_id)) =
                 (&recorded, &c.source, &c.client_id)
             {
-                let stored = sqlx::query(
-                    "INSERT INTO operations (source, client_id, answer, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(source).bind(client_id).bind(&text).bind(received_at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                let stored = sqlx::query(REMEMBER_ANSWER)
+                    .bind(source)
+                    .bind(client_id)
+                    .bind(&text)
+                    .bind(received_at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 if stored == 0 {
                     // A concurrent resend of the same id got there first: undo
                     // ours and give its answer.
@@ -243,13 +259,14 @@ impl Db {
         answer: &str,
     ) -> Result<(), sqlx::Error> {
         on_pool!(self, |pool| {
-            sqlx::query(
-            "INSERT INTO operations (source, client_id, answer, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(source).bind(client_id).bind(answer).bind(time::now_ms())
-        .execute(pool)
-        .await
-        .map(|_| ())
+            sqlx::query(REMEMBER_ANSWER)
+                .bind(source)
+                .bind(client_id)
+                .bind(answer)
+                .bind(time::now_ms())
+                .execute(pool)
+                .await
+                .map(|_| ())
         })
     }
 
@@ -259,15 +276,13 @@ impl Db {
         session_id: i64,
         member_id: i64,
     ) -> Result<Option<PriorCheckin>, sqlx::Error> {
-        let sql = format!(
-            "SELECT {PRIOR_COLUMNS} FROM checkins c LEFT JOIN points p ON p.id = c.point_id \
-             WHERE c.session_id = $1 AND c.member_id = $2 AND c.annulled_at IS NULL"
-        );
-        on_pool!(self, |pool| sqlx::query_as::<_, PriorCheckin>(&sql)
-            .bind(session_id)
-            .bind(member_id)
-            .fetch_optional(pool)
-            .await)
+        on_pool!(self, |pool| sqlx::query_as::<_, PriorCheckin>(
+            SELECT_LIVE_CHECKIN
+        )
+        .bind(session_id)
+        .bind(member_id)
+        .fetch_optional(pool)
+        .await)
     }
 
     /// Annuls a live check-in made at `point_id` no earlier than
@@ -304,15 +319,13 @@ impl Db {
                 return Ok(false);
             }
             if let Some((source, client_id, answer)) = made_by {
-                sqlx::query(
-                    "INSERT INTO operations (source, client_id, answer, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(source)
-                .bind(client_id)
-                .bind(answer)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(REMEMBER_ANSWER)
+                    .bind(source)
+                    .bind(client_id)
+                    .bind(answer)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(true)
