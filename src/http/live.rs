@@ -13,6 +13,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio::sync::watch;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -409,14 +410,15 @@ enum DashboardMessage {
         per_minute: Vec<MinuteCount>,
     },
     /// Only what changed since `base_version`; apply if it equals yours,
-    /// otherwise send `resync`.
+    /// otherwise send `resync`. Nodes and points are merge patches: their
+    /// key and the fields that changed (docs/live-protocol.md).
     Update {
         version: u64,
         base_version: u64,
         headline: NodeView,
         summary: String,
-        nodes: Vec<NodeView>,
-        points: Vec<PointLiveView>,
+        nodes: Vec<Value>,
+        points: Vec<Value>,
         per_minute: Vec<MinuteCount>,
     },
     Error {
@@ -446,13 +448,60 @@ pub struct Frame {
     version: u64,
     /// The version of the frame before, which updates are relative to.
     base_version: u64,
-    /// Units and points changed since the frame before; `None` after a
-    /// rebuild of the tally (every dashboard gets a snapshot).
-    changed: Option<(HashSet<i64>, HashSet<i64>)>,
+    /// What changed since the frame before; `None` after a rebuild of the
+    /// tally (every dashboard gets a snapshot).
+    changed: Option<Changes>,
     state: FrameState,
     /// Messages already serialized for a view: built once per frame and
     /// view, the same bytes go to every dashboard showing it.
     cache: Mutex<HashMap<(bool, ViewKey), Utf8Bytes>>,
+}
+
+/// Units and points changed since the frame before, with what they were
+/// then: an update sends only the fields that differ.
+struct Changes {
+    /// Changed units and their figures in the frame before (`None`: new).
+    units: HashMap<i64, Option<Arc<NodeView>>>,
+    points: HashSet<i64>,
+    /// The points of each unit with a changed point, in the frame before.
+    points_before: HashMap<i64, Arc<Vec<PointLiveView>>>,
+}
+
+/// The JSON Merge Patch (RFC 7396) from `old` to `new`: the fields of `new`
+/// that differ, nested objects patched the same way; `None` when equal.
+/// Our views never drop a field (absent ones are `null`), so no removals.
+fn merge_patch(old: &Value, new: &Value) -> Option<Value> {
+    match (old, new) {
+        (Value::Object(old), Value::Object(new)) => {
+            let patch: serde_json::Map<String, Value> = new
+                .iter()
+                .filter_map(|(k, v)| match old.get(k) {
+                    Some(was) => merge_patch(was, v).map(|p| (k.clone(), p)),
+                    None => Some((k.clone(), v.clone())),
+                })
+                .collect();
+            (!patch.is_empty()).then_some(Value::Object(patch))
+        }
+        _ => (old != new).then(|| new.clone()),
+    }
+}
+
+/// What an update says of one node or point: its key (`code`, `id`) and the
+/// fields changed since `old`; all of it when there was none.
+fn changed_fields<T: Serialize + PartialEq>(old: Option<&T>, new: &T, key: &str) -> Option<Value> {
+    let new_json = serde_json::to_value(new).expect("live views serialize");
+    let Some(old) = old else {
+        return Some(new_json);
+    };
+    if old == new {
+        return None;
+    }
+    let old_json = serde_json::to_value(old).expect("live views serialize");
+    let mut patch = merge_patch(&old_json, &new_json)?;
+    if let (Value::Object(fields), Some(id)) = (&mut patch, new_json.get(key)) {
+        fields.insert(key.to_string(), id.clone());
+    }
+    Some(patch)
 }
 
 /// What a dashboard shows: its top unit and the units it has expanded.
@@ -556,31 +605,39 @@ impl Frame {
     /// The change since the frame before, for one view; `None` when the view
     /// shows nothing that changed (and the version is the same).
     fn update(&self, view: &View) -> Option<Utf8Bytes> {
-        let (units, points) = self.changed.as_ref()?;
+        let changes = self.changed.as_ref()?;
         self.cached(false, view, || {
-            let mut nodes: Vec<NodeView> = units
+            let mut shown: Vec<(&str, Value)> = changes
+                .units
                 .iter()
-                .filter(|u| view.shows(&self.state, **u))
-                .filter_map(|u| self.state.nodes.get(u).map(|n| (**n).clone()))
+                .filter(|(u, _)| view.shows(&self.state, **u))
+                .filter_map(|(u, before)| {
+                    let now = self.state.nodes.get(u)?;
+                    let patch = changed_fields(before.as_deref(), &**now, "code")?;
+                    Some((now.code.as_str(), patch))
+                })
                 .collect();
-            nodes.sort_by(|a, b| a.code.cmp(&b.code));
-            let mut changed_points = Vec::new();
-            if !points.is_empty() {
+            shown.sort_by(|a, b| a.0.cmp(b.0));
+            let nodes: Vec<Value> = shown.into_iter().map(|(_, patch)| patch).collect();
+            let mut points = Vec::new();
+            if !changes.points.is_empty() {
                 for unit in &view.key.1 {
-                    for p in self
-                        .state
-                        .points
+                    let Some(now) = self.state.points.get(unit) else {
+                        continue;
+                    };
+                    let before: HashMap<i64, &PointLiveView> = changes
+                        .points_before
                         .get(unit)
-                        .into_iter()
-                        .flat_map(|p| p.iter())
-                    {
-                        if points.contains(&p.id) {
-                            changed_points.push(p.clone());
-                        }
-                    }
+                        .map(|list| list.iter().map(|p| (p.id, p)).collect())
+                        .unwrap_or_default();
+                    points.extend(
+                        now.iter()
+                            .filter(|p| changes.points.contains(&p.id))
+                            .filter_map(|p| changed_fields(before.get(&p.id).copied(), p, "id")),
+                    );
                 }
             }
-            if nodes.is_empty() && changed_points.is_empty() && self.version == self.base_version {
+            if nodes.is_empty() && points.is_empty() && self.version == self.base_version {
                 return None;
             }
             let (headline, summary) = self.headline(view);
@@ -592,7 +649,7 @@ impl Frame {
                 headline,
                 summary,
                 nodes,
-                points: changed_points,
+                points,
                 per_minute: self.state.per_minute[tail..].to_vec(),
             })
         })
@@ -738,26 +795,29 @@ impl FeedBuilder {
         } else if units.is_empty() && points.is_empty() && tally.version == self.version {
             return None;
         }
+        let mut units_before = HashMap::with_capacity(units.len());
         for unit in &units {
-            match node_view(tally, *unit, &self.presence) {
+            let before = match node_view(tally, *unit, &self.presence) {
                 Some(v) => self.state.nodes.insert(*unit, Arc::new(v)),
                 None => self.state.nodes.remove(unit),
             };
+            units_before.insert(*unit, before);
         }
         let point_units: HashSet<i64> = points
             .iter()
             .filter_map(|p| tally.points.get(p).map(|p| p.unit_id))
             .collect();
+        let mut points_before = HashMap::with_capacity(point_units.len());
         for unit in point_units {
             let ids = self
                 .unit_points
                 .get(&unit)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            self.state.points.insert(
-                unit,
-                Arc::new(point_views(tally, unit, ids, &self.statuses)),
-            );
+            let now = Arc::new(point_views(tally, unit, ids, &self.statuses));
+            if let Some(before) = self.state.points.insert(unit, now) {
+                points_before.insert(unit, before);
+            }
         }
         self.state.per_minute = Arc::new(
             live.per_minute
@@ -775,7 +835,11 @@ impl FeedBuilder {
             seq: self.seq,
             version: tally.version,
             base_version: self.version,
-            changed: (!rebuild).then_some((units, points)),
+            changed: (!rebuild).then_some(Changes {
+                units: units_before,
+                points,
+                points_before,
+            }),
             state: self.state.clone(),
             cache: Mutex::new(HashMap::new()),
         };

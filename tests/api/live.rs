@@ -820,6 +820,8 @@ async fn tally_kept_current_by_events_matches_a_brute_force_count() {
     s.converge().await;
     let before = s.org.tally(s.session, None).await.expect(200);
     assert_eq!(before["headline"]["participants"], 0);
+    // A dashboard with every unit expanded follows it all by its updates.
+    let follower = Follower::start(&s.app, s.session, &s.org, &s.units).await;
     s.act(160).await;
     s.converge().await;
     s.act(160).await;
@@ -833,6 +835,163 @@ async fn tally_kept_current_by_events_matches_a_brute_force_count() {
         after["version"]
     );
     s.check_public_figures().await;
+    follower.converges_to_the_tally(&s).await;
+}
+
+/// What a dashboard knows, kept by applying each update's merge patches to
+/// its last snapshot, as `dashboard.js` does.
+#[derive(Default)]
+struct Followed {
+    version: u64,
+    nodes: BTreeMap<String, Value>,
+    points: BTreeMap<i64, Value>,
+    updates: usize,
+    patched_nodes: usize,
+    snapshots: usize,
+}
+
+/// JSON Merge Patch (RFC 7396), keeping `null`s: the tally shows them.
+fn apply_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(fields), Value::Object(changes)) => {
+            for (k, v) in changes {
+                match fields.get_mut(k) {
+                    Some(was) if was.is_object() && v.is_object() => apply_patch(was, v),
+                    _ => {
+                        fields.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
+
+impl Followed {
+    fn apply(&mut self, msg: &Value) -> Result<(), String> {
+        let version = msg["version"].as_u64().ok_or("no version")?;
+        match msg["type"].as_str() {
+            Some("snapshot") => {
+                self.snapshots += 1;
+                self.nodes.clear();
+                self.points.clear();
+                for n in msg["nodes"].as_array().ok_or("no nodes")? {
+                    self.nodes
+                        .insert(n["code"].as_str().ok_or("no code")?.into(), n.clone());
+                }
+                for p in msg["points"].as_array().ok_or("no points")? {
+                    self.points
+                        .insert(p["id"].as_i64().ok_or("no id")?, p.clone());
+                }
+            }
+            Some("update") => {
+                if msg["base_version"] != self.version {
+                    return Err(format!("an update on {}: {msg}", self.version));
+                }
+                self.updates += 1;
+                for n in msg["nodes"].as_array().ok_or("no nodes")? {
+                    // Names and kinds never change here: a patch leaves them out.
+                    if n.get("name").is_some() || n.get("kind").is_some() {
+                        return Err(format!("a whole node in an update: {n}"));
+                    }
+                    let code = n["code"].as_str().ok_or("no code")?;
+                    let node = self.nodes.get_mut(code).ok_or("an unknown node")?;
+                    apply_patch(node, n);
+                    self.patched_nodes += 1;
+                }
+                for p in msg["points"].as_array().ok_or("no points")? {
+                    let id = p["id"].as_i64().ok_or("no id")?;
+                    let point = self.points.get_mut(&id).ok_or("an unknown point")?;
+                    apply_patch(point, p);
+                }
+                let code = msg["headline"]["code"].as_str().ok_or("no headline")?;
+                if self.nodes.get(code) != Some(&msg["headline"]) {
+                    return Err(format!(
+                        "the patched top node is not the headline: {:?} {}",
+                        self.nodes.get(code),
+                        msg["headline"]
+                    ));
+                }
+            }
+            _ => return Err(format!("unexpected {msg}")),
+        }
+        self.version = version;
+        Ok(())
+    }
+}
+
+/// A dashboard socket read in the background into a [`Followed`].
+struct Follower {
+    seen: std::sync::Arc<std::sync::Mutex<Followed>>,
+    reader: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl Follower {
+    async fn start(app: &TestApp, session: i64, org: &Api, units: &[GenUnit]) -> Follower {
+        let (mut ws, _) = dashboard(app, session, org).await;
+        let all: Vec<&str> = units.iter().map(|u| u.code.as_str()).collect();
+        send_text(&mut ws, &json!({"type": "watch", "units": all}).to_string()).await;
+        let watched = next_message(&mut ws).await;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Followed::default()));
+        seen.lock()
+            .expect("lock")
+            .apply(&watched)
+            .expect("a snapshot");
+        let shared = seen.clone();
+        let reader = tokio::spawn(async move {
+            while let Some(frame) = ws.next().await {
+                let Message::Text(text) = frame.map_err(|e| e.to_string())? else {
+                    continue;
+                };
+                let msg: Value = serde_json::from_str(text.as_str()).map_err(|e| e.to_string())?;
+                shared.lock().expect("lock").apply(&msg)?;
+            }
+            Ok(())
+        });
+        Follower { seen, reader }
+    }
+
+    /// Once it has the tally's version, every node and point it shows is
+    /// exactly the tally's, and it got there by patches.
+    async fn converges_to_the_tally(self, s: &Scenario) {
+        let version = s.org.tally(s.session, None).await.expect(200)["version"].clone();
+        let deadline = Instant::now() + CONVERGE_WITHIN;
+        while self.seen.lock().expect("lock").version != version {
+            if self.reader.is_finished() {
+                panic!("the dashboard stopped: {:?}", self.reader.await);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the dashboard never reached {version}"
+            );
+            sleep(Duration::from_millis(20)).await;
+        }
+        let seen = std::mem::take(&mut *self.seen.lock().expect("lock"));
+        self.reader.abort();
+        assert_eq!(seen.snapshots, 1, "updates only, no resync");
+        assert!(seen.updates > 10, "{} updates", seen.updates);
+        assert!(
+            seen.patched_nodes > 10,
+            "{} patched nodes",
+            seen.patched_nodes
+        );
+        assert_eq!(seen.nodes.len(), s.units.len());
+        for unit in &s.units {
+            let t = s.org.tally(s.session, Some(&unit.code)).await.expect(200);
+            assert_eq!(t["version"], version, "nothing changed since");
+            assert_eq!(
+                seen.nodes.get(&unit.code),
+                Some(&t["node"]),
+                "{}",
+                unit.code
+            );
+            for p in t["points"].as_array().expect("points") {
+                let id = p["id"].as_i64().expect("id");
+                assert_eq!(seen.points.get(&id), Some(p), "point {id}");
+            }
+        }
+        assert_eq!(seen.points.len(), s.points.len());
+    }
 }
 
 // ------------------------------------------------------------ the dashboard WebSocket

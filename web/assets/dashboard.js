@@ -100,12 +100,36 @@ function applySnapshot(msg, { merge = false } = {}) {
   livePoints(msg.points);
 }
 
+/** `base` with a JSON merge patch applied (RFC 7396), as a new object. */
+export function merged(base, patch) {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    const was = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && was && typeof was === 'object'
+      ? merged(was, v)
+      : v;
+  }
+  return out;
+}
+
+/**
+ * An update's nodes and points carry their key and only the fields that
+ * changed: merge them into what the page has. False (nothing applied) when
+ * one is unknown here, which a snapshot must repair.
+ */
 function applyUpdate(msg) {
-  for (const n of msg.nodes || []) state.nodes.set(n.code, n);
-  for (const p of msg.points || []) state.points.set(p.id, p);
+  const nodes = msg.nodes || [];
+  const points = msg.points || [];
+  if (nodes.some((n) => !state.nodes.has(n.code)) || points.some((p) => !state.points.has(p.id))) {
+    return false;
+  }
+  for (const n of nodes) state.nodes.set(n.code, merged(state.nodes.get(n.code), n));
+  const now = points.map((p) => merged(state.points.get(p.id), p));
+  for (const p of now) state.points.set(p.id, p);
   applyHeadline(msg);
   setMinutes(msg.per_minute, false);
-  livePoints(msg.points);
+  livePoints(now);
+  return true;
 }
 
 /** Live statuses of points also go to the readiness board. */
@@ -188,7 +212,10 @@ function connect() {
         if (inFlight === 0) send({ type: 'resync' });
         return;
       }
-      applyUpdate(msg);
+      if (!applyUpdate(msg)) {
+        if (inFlight === 0) send({ type: 'resync' });
+        return;
+      }
       scheduleRender();
     } else if (msg.type === 'error') {
       console.warn('dashboard socket:', msg.code, msg.message);
