@@ -663,6 +663,42 @@ impl Frame {
 pub struct Feed {
     frames: watch::Sender<Arc<Frame>>,
     builder: Mutex<FeedBuilder>,
+    /// The units expanded on the session's open dashboards, with how many
+    /// show each: frames carry these, their children and their points only.
+    expanded: Mutex<HashMap<i64, usize>>,
+}
+
+/// A dashboard's expanded units, counted in its feed while it shows them.
+struct Showing {
+    feed: Arc<Feed>,
+    units: Vec<i64>,
+}
+
+impl Feed {
+    fn show(self: &Arc<Self>, view: &View) -> Showing {
+        let mut expanded = self.expanded.lock().unwrap_or_else(|e| e.into_inner());
+        for unit in &view.key.1 {
+            *expanded.entry(*unit).or_default() += 1;
+        }
+        Showing {
+            feed: self.clone(),
+            units: view.key.1.clone(),
+        }
+    }
+}
+
+impl Drop for Showing {
+    fn drop(&mut self) {
+        let mut expanded = self.feed.expanded.lock().unwrap_or_else(|e| e.into_inner());
+        for unit in &self.units {
+            if let Some(n) = expanded.get_mut(unit) {
+                *n -= 1;
+                if *n == 0 {
+                    expanded.remove(unit);
+                }
+            }
+        }
+    }
 }
 
 struct FeedBuilder {
@@ -694,11 +730,12 @@ impl Feed {
                     unit_points: HashMap::new(),
                 };
                 let first = builder
-                    .next(state, live)
+                    .next(state, live, &HashSet::new())
                     .expect("a first frame is complete");
                 let feed = Arc::new(Feed {
                     frames: watch::channel(Arc::new(first)).0,
                     builder: Mutex::new(builder),
+                    expanded: Mutex::new(HashMap::new()),
                 });
                 state
                     .hub()
@@ -713,7 +750,14 @@ impl Feed {
     /// Publishes what changed since the last frame, if anything.
     fn step(&self, state: &AppState, live: &SessionLive) {
         let mut builder = self.builder.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(frame) = builder.next(state, live) {
+        let expanded: HashSet<i64> = self
+            .expanded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        if let Some(frame) = builder.next(state, live, &expanded) {
             self.frames.send_replace(Arc::new(frame));
         }
     }
@@ -744,29 +788,49 @@ async fn run_feed(state: AppState, live: Arc<SessionLive>, feed: Arc<Feed>) {
 }
 
 impl FeedBuilder {
-    /// The next frame, or `None` when nothing changed.
-    fn next(&mut self, state: &AppState, live: &SessionLive) -> Option<Frame> {
+    /// The next frame, or `None` when nothing changed. It holds the units
+    /// `expanded` on some dashboard, their children and their points: in a
+    /// national burst every commune changes, but a dashboard shows a few.
+    fn next(
+        &mut self,
+        state: &AppState,
+        live: &SessionLive,
+        expanded: &HashSet<i64>,
+    ) -> Option<Frame> {
         let mut tally = live.tally.write().unwrap_or_else(|e| e.into_inner());
         let (dirty_units, dirty_points) = tally.take_dirty();
         let tally = &*tally;
         let reloads = live.reloads();
         let rebuild = reloads != self.reloads;
-        let mut units: HashSet<i64> = dirty_units.into_iter().collect();
-        let mut points: HashSet<i64> = dirty_points.into_iter().collect();
+        let mut shown: HashSet<i64> = expanded
+            .iter()
+            .flat_map(|u| std::iter::once(u).chain(tally.children.get(u).into_iter().flatten()))
+            .copied()
+            .filter(|u| tally.units.contains_key(u))
+            .collect();
+        let shows_point = |p: &i64| {
+            tally
+                .points
+                .get(p)
+                .is_some_and(|p| expanded.contains(&p.unit_id))
+        };
+        let mut units: HashSet<i64> = dirty_units
+            .into_iter()
+            .filter(|u| shown.contains(u))
+            .collect();
+        let mut points: HashSet<i64> = dirty_points.into_iter().filter(shows_point).collect();
         if rebuild || self.presence_at.elapsed() >= PRESENCE_EVERY {
             let (presence, statuses) = presence_counts(state, tally);
             if !rebuild {
                 units.extend(
-                    presence
+                    shown
                         .iter()
-                        .filter(|(u, c)| self.presence.get(u) != Some(c))
-                        .map(|(u, _)| *u),
+                        .filter(|u| presence.get(u) != self.presence.get(u)),
                 );
-                units.extend(self.presence.keys().filter(|u| !presence.contains_key(u)));
                 points.extend(
                     statuses
                         .iter()
-                        .filter(|(p, s)| self.statuses.get(p) != Some(s))
+                        .filter(|(p, s)| self.statuses.get(p) != Some(s) && shows_point(p))
                         .map(|(p, _)| *p),
                 );
             }
@@ -790,10 +854,22 @@ impl FeedBuilder {
             self.state.children = Arc::new(tally.children.clone());
             self.state.nodes.clear();
             self.state.points.clear();
-            units = tally.units.keys().copied().collect();
-            points = tally.points.keys().copied().collect();
-        } else if units.is_empty() && points.is_empty() && tally.version == self.version {
-            return None;
+            units = std::mem::take(&mut shown);
+            points = tally.points.keys().copied().filter(shows_point).collect();
+        } else {
+            // Units a dashboard has just expanded, and those none shows now.
+            units.extend(shown.iter().filter(|u| !self.state.nodes.contains_key(u)));
+            for unit in expanded
+                .iter()
+                .filter(|u| !self.state.points.contains_key(u))
+            {
+                points.extend(self.unit_points.get(unit).into_iter().flatten());
+            }
+            self.state.nodes.retain(|u, _| shown.contains(u));
+            self.state.points.retain(|u, _| expanded.contains(u));
+            if units.is_empty() && points.is_empty() && tally.version == self.version {
+                return None;
+            }
         }
         let mut units_before = HashMap::with_capacity(units.len());
         for unit in &units {
@@ -911,6 +987,8 @@ async fn run_dashboard(state: AppState, live: Arc<SessionLive>, root: i64, mut s
     let feed = Feed::of(&state, &live);
     let mut frames = feed.frames.subscribe();
     let mut view = View::new(root, HashSet::new());
+    // Counted before the frame is taken, so that the frame holds the view.
+    let mut _showing = feed.show(&view);
     let frame = feed.latest(&state, &live);
     frames.borrow_and_update();
     let mut seq = frame.seq;
@@ -949,6 +1027,7 @@ async fn run_dashboard(state: AppState, live: Arc<SessionLive>, root: i64, mut s
                                     .filter(|id| in_view(&tally, *id, root)).collect()
                             };
                             view = View::new(root, wanted);
+                            _showing = feed.show(&view);
                         }
                         let frame = feed.latest(&state, &live);
                         frames.borrow_and_update();

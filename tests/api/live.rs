@@ -1271,6 +1271,57 @@ async fn dashboard_reconnects_to_exactly_the_figures_of_the_tally() {
     assert_eq!(next_message(&mut ws).await["type"], "snapshot");
 }
 
+/// Frames hold only what some dashboard shows; a unit expanded again after
+/// changing unseen comes back with its current figures.
+#[tokio::test]
+async fn a_unit_expanded_again_shows_what_changed_while_collapsed() {
+    let (app, org) = seeded().await;
+    let session = org.open_session(AGENCY, PROVINCE).await;
+    let a = hall(&app, &org, session, COMMUNE_A, "Hội trường xã Bằng Thành").await;
+    let (mut top_only, _) = dashboard(&app, session, &org).await;
+    let (mut ws, _) = dashboard(&app, session, &org).await;
+    let watch = |units: &[&str]| json!({"type": "watch", "units": units}).to_string();
+
+    send_text(&mut ws, &watch(&[COMMUNE_A])).await;
+    let open = next_message(&mut ws).await;
+    assert_eq!(open["type"], "snapshot", "{open}");
+    assert_eq!(open["points"][0]["checked_in"], 0, "{open}");
+    assert_eq!(node_by_code(&open, CELL_A)["members"], 0, "{open}");
+
+    // Collapsed: nobody shows commune A's points or its cell now.
+    send_text(&mut ws, &watch(&[])).await;
+    let closed = next_message(&mut ws).await;
+    assert_eq!(closed["points"], json!([]), "{closed}");
+    a.tick(&["0012001", "0012002"]).await;
+    a.head_count(7).await;
+    let tally = wait_for_participants(&org, session, 9).await;
+    for board in [&mut ws, &mut top_only] {
+        loop {
+            let update = next_message(board).await;
+            assert_eq!(update["type"], "update", "{update}");
+            assert!(!update.to_string().contains(CELL_A), "{update}");
+            if update["version"] == tally["version"] {
+                break;
+            }
+        }
+    }
+
+    send_text(&mut ws, &watch(&[COMMUNE_A])).await;
+    let again = next_message(&mut ws).await;
+    let commune = org.tally(session, Some(COMMUNE_A)).await.expect(200);
+    assert_eq!(again["version"], commune["version"]);
+    assert_eq!(again["points"], commune["points"]);
+    assert_eq!(again["points"][0]["checked_in"], 2, "{again}");
+    assert_eq!(again["points"][0]["head_count"], 7, "{again}");
+    for child in commune["children"].as_array().expect("children") {
+        assert_eq!(
+            node_by_code(&again, child["code"].as_str().expect("code")),
+            child
+        );
+    }
+    assert_eq!(node_by_code(&again, COMMUNE_A), &commune["node"]);
+}
+
 #[tokio::test]
 async fn dashboard_refuses_other_sites_before_the_upgrade() {
     let (app, org) = seeded().await;
