@@ -69,7 +69,7 @@ pub struct DashboardSet {
 }
 
 /// The `"members":N` of the message's headline, without parsing the rest
-/// (an update carries the changed nodes too: kilobytes, four times a second).
+/// (an update carries the changed nodes too: kilobytes, up to ten times a second).
 pub fn headline_members(text: &str) -> Option<i64> {
     let at = text.find("\"headline\":{")?;
     let rest = &text[at..];
