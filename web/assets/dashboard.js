@@ -101,7 +101,7 @@ function applySnapshot(msg, { merge = false } = {}) {
 }
 
 /** `base` with a JSON merge patch applied (RFC 7396), as a new object. */
-export function merged(base, patch) {
+function merged(base, patch) {
   const out = { ...base };
   for (const [k, v] of Object.entries(patch)) {
     const was = out[k];
@@ -207,12 +207,9 @@ function connect() {
       applySnapshot(msg, { merge: inFlight > 0 });
       scheduleRender();
     } else if (msg.type === 'update') {
-      if (msg.base_version !== state.version) {
-        // Missed a change: ask for a snapshot (one is enough).
-        if (inFlight === 0) send({ type: 'resync' });
-        return;
-      }
-      if (!applyUpdate(msg)) {
+      // Missed a change, or a patch for something unknown here: ask for a
+      // snapshot (one is enough).
+      if (msg.base_version !== state.version || !applyUpdate(msg)) {
         if (inFlight === 0) send({ type: 'resync' });
         return;
       }
