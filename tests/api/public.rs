@@ -342,8 +342,9 @@ async fn home_checkin_is_refused_before_the_session_opens_and_outside_it() {
 }
 
 /// Draws the SVG the server renders (a `viewBox` in modules, drawn at
-/// `width` pixels; one path of `M x y h n v1 H x z` runs of dark modules)
-/// into a picture for the QR reader.
+/// `width` pixels; one stroked path of runs of dark modules: `M x y` starts
+/// a row, `m gap 0` skips light modules, `h n` draws n dark ones) into a
+/// picture for the QR reader.
 fn rasterize(svg: &str) -> image::GrayImage {
     let attr = |name: &str| -> &str {
         let start = svg.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
@@ -360,20 +361,30 @@ fn rasterize(svg: &str) -> image::GrayImage {
     let mut img = image::GrayImage::from_pixel(pixels, pixels, image::Luma([255]));
     let d_start = svg.rfind(" d=\"").expect("a path") + 4;
     let d = &svg[d_start..d_start + svg[d_start..].find('"').expect("end of path")];
-    for run in d.split('M').filter(|s| !s.is_empty()) {
-        let numbers: Vec<u32> = run
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|s| !s.is_empty())
+    let (mut x, mut y) = (0u32, 0u32);
+    let mut rest = d;
+    while let Some(command) = rest.chars().next() {
+        let end = rest[1..]
+            .find(|c: char| c.is_ascii_alphabetic())
+            .map_or(rest.len(), |i| i + 1);
+        let numbers: Vec<u32> = rest[1..end]
+            .split(' ')
             .map(|n| n.parse().expect("a number"))
             .collect();
-        let [x, y, n, ..] = numbers[..] else {
-            panic!("unexpected path segment {run:?}");
-        };
-        for py in y * scale..(y + 1) * scale {
-            for px in x * scale..(x + n) * scale {
-                img.put_pixel(px, py, image::Luma([0]));
+        match (command, &numbers[..]) {
+            ('M', [nx, ny]) => (x, y) = (*nx, *ny),
+            ('m', [dx, 0]) => x += dx,
+            ('h', [n]) => {
+                for py in y * scale..(y + 1) * scale {
+                    for px in x * scale..(x + n) * scale {
+                        img.put_pixel(px, py, image::Luma([0]));
+                    }
+                }
+                x += n;
             }
+            other => panic!("unexpected path command {other:?}"),
         }
+        rest = &rest[end..];
     }
     img
 }

@@ -1,6 +1,6 @@
 // A small QR code reader for the tests: reads the clean SVGs the server draws
 // (in module units: a viewBox of the code plus its quiet zone, and one path
-// of horizontal runs of dark modules, `M x y h n ...`), so a test can get the
+// of horizontal runs of dark modules, `M x y h n m gap 0 h n ...`), so a test can get the
 // text of a printed member card from the card sheet. No error correction:
 // the images are exact. Layout, masks and block tables follow ISO/IEC 18004
 // (as in Nayuki's qrcodegen, which encodes the same way).
@@ -10,14 +10,28 @@ export function svgGrid(svg) {
   const view = /viewBox="0 0 (\d+) (\d+)"/.exec(svg);
   if (!view) throw new Error('not an SVG with a viewBox');
   const total = Number(view[1]);
-  const runs = [...svg.matchAll(/M(\d+) (\d+)h(\d+)v1/g)].map((m) => [Number(m[1]), Number(m[2]), Number(m[3])]);
+  const path = /<path stroke="#000"[^>]* d="([^"]*)"/.exec(svg);
+  if (!path) throw new Error('no modules in the SVG');
+  // Follow the pen: `M x y` starts a row, `m gap 0` skips light modules,
+  // `h n` draws n dark ones.
+  const runs = [];
+  let x = 0;
+  let y = 0;
+  for (const [, command, a, b] of path[1].matchAll(/([Mmh])(\d+)(?: (\d+))?/g)) {
+    if (command === 'M') [x, y] = [Number(a), Number(b)];
+    else if (command === 'm') x += Number(a);
+    else {
+      runs.push([x, y, Number(a)]);
+      x += Number(a);
+    }
+  }
   if (!runs.length) throw new Error('no modules in the SVG');
   // The top-left finder pattern starts where the quiet zone ends.
   const quiet = Math.min(...runs.map((r) => r[0]));
   const size = total - 2 * quiet;
   const grid = Array.from({ length: size }, () => new Array(size).fill(false));
-  for (const [x, y, n] of runs) {
-    for (let i = 0; i < n; i++) grid[y - quiet][x - quiet + i] = true;
+  for (const [rx, ry, n] of runs) {
+    for (let i = 0; i < n; i++) grid[ry - quiet][rx - quiet + i] = true;
   }
   return grid;
 }
