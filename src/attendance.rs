@@ -151,7 +151,20 @@ pub fn publish_new(
     method: CheckinMethod,
     point_id: Option<i64>,
 ) {
-    hub.publish(
+    hub.publish_all(vec![checked_in_event(
+        session_id, checkin_id, member, method, point_id,
+    )]);
+}
+
+/// The event of a new check-in, as the live figures and webhooks read it.
+pub fn checked_in_event(
+    session_id: i64,
+    checkin_id: i64,
+    member: &MemberRecord,
+    method: CheckinMethod,
+    point_id: Option<i64>,
+) -> (i64, TallyEvent) {
+    (
         session_id,
         TallyEvent::CheckedIn {
             checkin_id,
@@ -161,7 +174,7 @@ pub fn publish_new(
             method,
             point_id,
         },
-    );
+    )
 }
 
 /// Refuses a member outside the session's units (the JSON of the refusal).

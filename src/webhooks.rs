@@ -20,6 +20,7 @@ use tokio::sync::{Notify, broadcast};
 use crate::app::AppState;
 use crate::domain::tally::TallyEvent;
 use crate::domain::time;
+use crate::live::hub::Published;
 use crate::store::webhooks::WebhookRecord;
 
 pub const EVENT_TYPES: [&str; 3] = [
@@ -95,10 +96,10 @@ pub async fn reload(state: &AppState) {
     }
 }
 
-async fn follow(state: AppState, mut rx: broadcast::Receiver<(i64, TallyEvent)>) {
+async fn follow(state: AppState, mut rx: broadcast::Receiver<Published>) {
     reload(&state).await;
     loop {
-        let (session_id, event) = match rx.recv().await {
+        let events = match rx.recv().await {
             Ok(e) => e,
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "webhook follower fell behind the event stream");
@@ -109,24 +110,32 @@ async fn follow(state: AppState, mut rx: broadcast::Receiver<(i64, TallyEvent)>)
         if state.webhooks().is_empty() {
             continue;
         }
-        if let Some((event_type, event_id, data)) = describe(&state, session_id, &event).await {
-            let hooks = state.webhooks().wanting(event_type);
-            if hooks.is_empty() {
-                continue;
-            }
-            let payload = json!({"id": event_id, "type": event_type, "created_at": time::to_local(time::now_ms()), "data": data}).to_string();
-            for hook in hooks {
-                if let Err(e) = state
-                    .db()
-                    .enqueue_delivery(hook.id, &event_id, event_type, &payload)
-                    .await
-                {
-                    tracing::error!(error = %e, webhook = hook.id, "cannot queue a webhook delivery");
-                }
-            }
-            state.webhooks().wake.notify_one();
+        for (session_id, event) in events.iter() {
+            queue(&state, *session_id, event).await;
         }
     }
+}
+
+/// Queues a delivery of the event to each webhook that wants it.
+async fn queue(state: &AppState, session_id: i64, event: &TallyEvent) {
+    let Some((event_type, event_id, data)) = describe(state, session_id, event).await else {
+        return;
+    };
+    let hooks = state.webhooks().wanting(event_type);
+    if hooks.is_empty() {
+        return;
+    }
+    let payload = json!({"id": event_id, "type": event_type, "created_at": time::to_local(time::now_ms()), "data": data}).to_string();
+    for hook in hooks {
+        if let Err(e) = state
+            .db()
+            .enqueue_delivery(hook.id, &event_id, event_type, &payload)
+            .await
+        {
+            tracing::error!(error = %e, webhook = hook.id, "cannot queue a webhook delivery");
+        }
+    }
+    state.webhooks().wake.notify_one();
 }
 
 async fn describe(

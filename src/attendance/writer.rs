@@ -17,7 +17,6 @@ use crate::store::Db;
 use crate::store::checkin_batch::{BatchError, BatchItem, BatchOutcome, MAX_BATCH};
 use crate::store::checkin_sqlite::SqliteCheckins;
 use crate::store::checkins;
-use crate::store::members::MemberRecord;
 
 /// Check-ins waiting for the writer; handlers wait (backpressure) beyond it.
 const QUEUE: usize = 20_000;
@@ -152,22 +151,34 @@ fn record_on_thread(conn: &mut SqliteCheckins, hub: &LiveHub, jobs: Vec<Job>) {
     }
 }
 
-/// Tells the live figures, then answers each caller (the batch is durable).
+/// Tells the live figures, then answers each caller (the batch is durable):
+/// a dashboard can show a check-in no later than its acknowledgement.
 fn deliver(
     hub: &LiveHub,
     jobs: Vec<Job>,
     outcomes: Vec<BatchOutcome>,
     point_counts: &std::collections::HashMap<i64, i64>,
 ) {
+    let new_checkins = jobs
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(job, outcome)| match outcome {
+            BatchOutcome::Recorded {
+                member,
+                recorded: checkins::Recorded::New { id, .. },
+                ..
+            } => Some(super::checked_in_event(
+                job.item.session_id,
+                *id,
+                member,
+                job.method,
+                job.item.point_id,
+            )),
+            _ => None,
+        })
+        .collect();
+    hub.publish_all(new_checkins);
     for (job, outcome) in jobs.into_iter().zip(outcomes) {
-        if let BatchOutcome::Recorded {
-            member,
-            recorded: checkins::Recorded::New { id, .. },
-            ..
-        } = &outcome
-        {
-            publish(hub, &job, member, *id);
-        }
         let point_count = job
             .item
             .point_id
@@ -271,17 +282,6 @@ async fn run_batch(db: &Db, hub: &LiveHub, jobs: Vec<Job>) {
             }
         }
     }
-}
-
-fn publish(hub: &LiveHub, job: &Job, member: &MemberRecord, checkin_id: i64) {
-    super::publish_new(
-        hub,
-        job.item.session_id,
-        checkin_id,
-        member,
-        job.method,
-        job.item.point_id,
-    );
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use crate::app::AppState;
 use crate::domain::tally::TallyEvent;
 use crate::domain::time;
-use crate::live::hub::EVERY_SESSION;
+use crate::live::hub::{EVERY_SESSION, Published};
 
 const CHANNEL: &str = "diemcau_events";
 const BEAT: Duration = Duration::from_secs(3);
@@ -61,7 +61,7 @@ pub fn spawn(state: AppState) {
 /// waited seconds for a connection and dashboards on the other instances fell
 /// half a minute behind. A send that fails is retried on a new connection;
 /// nothing acknowledged here is left out of the others' tallies.
-async fn send_events(pool: PgPool, me: String, mut rx: mpsc::UnboundedReceiver<(i64, TallyEvent)>) {
+async fn send_events(pool: PgPool, me: String, mut rx: mpsc::UnboundedReceiver<Published>) {
     let options = pool.connect_options();
     let mut conn: Option<PgConnection> = None;
     let mut seq: u64 = 0;
@@ -70,14 +70,14 @@ async fn send_events(pool: PgPool, me: String, mut rx: mpsc::UnboundedReceiver<(
     loop {
         if pending.is_empty() {
             match rx.recv().await {
-                Some(first) => pending.push(first),
+                Some(first) => pending.extend(first.iter().cloned()),
                 None => return,
             }
             // Gather what arrives within 20 ms into as few notifications as fit.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        while let Ok(e) = rx.try_recv() {
-            pending.push(e);
+        while let Ok(events) = rx.try_recv() {
+            pending.extend(events.iter().cloned());
         }
         if pending.len() > MAX_PENDING {
             pending = vec![(EVERY_SESSION, TallyEvent::Reload)];
@@ -206,7 +206,9 @@ async fn receive_events(state: AppState, pool: PgPool, me: String) {
         }
         // Anything missed while not listening: rebuild every tally. Numbers
         // heard before do not say what came while deaf, so start afresh.
-        state.hub().publish_local(EVERY_SESSION, TallyEvent::Reload);
+        state
+            .hub()
+            .publish_local(vec![(EVERY_SESSION, TallyEvent::Reload)]);
         let mut sequences = Sequences::default();
         loop {
             match listener.try_recv().await {
@@ -216,11 +218,11 @@ async fn receive_events(state: AppState, pool: PgPool, me: String) {
                         received => {
                             if received == Received::AfterGap {
                                 tracing::warn!(from = %env.from, seq = env.seq, "missed notifications from another instance; rebuilding tallies");
-                                state.hub().publish_local(EVERY_SESSION, TallyEvent::Reload);
+                                state
+                                    .hub()
+                                    .publish_local(vec![(EVERY_SESSION, TallyEvent::Reload)]);
                             }
-                            for (session, event) in env.events {
-                                state.hub().publish_local(session, event);
-                            }
+                            state.hub().publish_local(env.events);
                         }
                     },
                     Ok(_) => {}
@@ -231,7 +233,9 @@ async fn receive_events(state: AppState, pool: PgPool, me: String) {
                 // The connection dropped: notifications may have been lost.
                 Ok(None) => {
                     sequences = Sequences::default();
-                    state.hub().publish_local(EVERY_SESSION, TallyEvent::Reload);
+                    state
+                        .hub()
+                        .publish_local(vec![(EVERY_SESSION, TallyEvent::Reload)]);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "lost the listening connection; reconnecting");

@@ -54,11 +54,16 @@ impl SessionLive {
     }
 }
 
+/// Changes published together: a writer's batch of check-ins, or one change.
+/// One message per batch keeps the channel's cost per batch, not per
+/// check-in, and its buffer small.
+pub type Published = Arc<[(i64, TallyEvent)]>;
+
 pub struct LiveHub {
     /// Where the live figures are kept and sent; see [`LiveHub::spawn`].
     runtime: tokio::runtime::Handle,
-    events: broadcast::Sender<(i64, TallyEvent)>,
-    outbox: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(i64, TallyEvent)>>,
+    events: broadcast::Sender<Published>,
+    outbox: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Published>>,
     sessions: tokio::sync::Mutex<HashMap<i64, Arc<SessionLive>>>,
 }
 
@@ -66,10 +71,12 @@ impl Default for LiveHub {
     fn default() -> Self {
         LiveHub {
             runtime: live_thread(),
-            // Eight seconds of a national burst (30,000 check-ins a second):
-            // a follower that falls further behind reloads its tally from
-            // the database, which takes seconds at two million check-ins.
-            events: broadcast::channel(1 << 18).0,
+            // Batches, not check-ins: 4,096 of them is eight seconds of
+            // 64 HTTP clients' check-ins at 30,000 a second (a burst's
+            // batches are larger). A follower that falls further behind
+            // reloads its tally from the database, which takes seconds at two
+            // million check-ins. One slot per check-in took 19 MB up front.
+            events: broadcast::channel(1 << 12).0,
             outbox: std::sync::OnceLock::new(),
             sessions: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -115,19 +122,31 @@ impl LiveHub {
     /// Publishes a durable change. Nobody listening is fine. With several
     /// instances the change also goes to the others (see `live::cluster`).
     pub fn publish(&self, session_id: i64, event: TallyEvent) {
-        if let Some(outbox) = self.outbox.get() {
-            let _ = outbox.send((session_id, event.clone()));
-        }
-        let _ = self.events.send((session_id, event));
+        self.publish_all(vec![(session_id, event)]);
     }
 
-    /// Publishes a change that came from another instance (not sent back out).
-    pub fn publish_local(&self, session_id: i64, event: TallyEvent) {
-        let _ = self.events.send((session_id, event));
+    /// Publishes durable changes made together (a batch of check-ins), in
+    /// their order, as one message.
+    pub fn publish_all(&self, events: Vec<(i64, TallyEvent)>) {
+        if events.is_empty() {
+            return;
+        }
+        let events: Published = events.into();
+        if let Some(outbox) = self.outbox.get() {
+            let _ = outbox.send(events.clone());
+        }
+        let _ = self.events.send(events);
+    }
+
+    /// Publishes changes that came from another instance (not sent back out).
+    pub fn publish_local(&self, events: Vec<(i64, TallyEvent)>) {
+        if !events.is_empty() {
+            let _ = self.events.send(events.into());
+        }
     }
 
     /// Sends every change published here to other instances too.
-    pub fn set_outbox(&self, outbox: tokio::sync::mpsc::UnboundedSender<(i64, TallyEvent)>) {
+    pub fn set_outbox(&self, outbox: tokio::sync::mpsc::UnboundedSender<Published>) {
         let _ = self.outbox.set(outbox);
     }
 
@@ -138,7 +157,7 @@ impl LiveHub {
     }
 
     /// Every event, for other followers (webhooks).
-    pub fn subscribe(&self) -> broadcast::Receiver<(i64, TallyEvent)> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Published> {
         self.events.subscribe()
     }
 
@@ -178,14 +197,14 @@ impl LiveHub {
 }
 
 /// Applies the session's events to its tally for as long as the server runs.
-async fn follow(db: Db, live: Arc<SessionLive>, mut rx: broadcast::Receiver<(i64, TallyEvent)>) {
+async fn follow(db: Db, live: Arc<SessionLive>, mut rx: broadcast::Receiver<Published>) {
     loop {
         let first = match rx.recv().await {
             Ok(e) => Some(e),
             Err(broadcast::error::RecvError::Lagged(_)) => None,
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        let mut batch: Vec<(i64, TallyEvent)> = first.into_iter().collect();
+        let mut batch: Vec<Published> = first.into_iter().collect();
         let mut lagged = batch.is_empty();
         // Take whatever else is waiting: one version bump per burst.
         loop {
@@ -195,7 +214,7 @@ async fn follow(db: Db, live: Arc<SessionLive>, mut rx: broadcast::Receiver<(i64
                 Err(_) => break,
             }
         }
-        let reload = batch.iter().any(|(s, e)| {
+        let reload = batch.iter().flat_map(|b| b.iter()).any(|(s, e)| {
             (*s == live.session_id || *s == EVERY_SESSION) && *e == TallyEvent::Reload
         });
         if lagged || reload {
@@ -228,7 +247,7 @@ async fn follow(db: Db, live: Arc<SessionLive>, mut rx: broadcast::Receiver<(i64
         let now = time::now_ms();
         {
             let mut tally = live.tally.write().unwrap_or_else(|e| e.into_inner());
-            for (session_id, event) in &batch {
+            for (session_id, event) in batch.iter().flat_map(|b| b.iter()) {
                 if *session_id == live.session_id
                     && tally.apply(event)
                     && matches!(event, TallyEvent::CheckedIn { .. })
