@@ -91,10 +91,23 @@ async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
     socket.send(Message::Text(text.into())).await.is_ok()
 }
 
-fn next_rotation() -> Instant {
+/// Consoles take their new code at a moment of their own within this long
+/// after a period starts (the code they show is accepted for the whole next
+/// period). Taken all at once, 40,000 consoles' codes were a second of both
+/// cores every 20 s, delaying every acknowledgement and dashboard meanwhile.
+const ROTATION_SPREAD_MS: i64 = 5_000;
+
+/// When this point's console next takes a new code (ms since the epoch):
+/// after the next period starts, by the point's own share of the spread.
+fn rotation_at(point_id: i64, now_ms: i64) -> i64 {
+    let offset = 50 + point_id.wrapping_mul(7_919).rem_euclid(ROTATION_SPREAD_MS);
+    (tokens::qr_period(now_ms) + 1) * tokens::QR_PERIOD_MS + offset
+}
+
+fn next_rotation(point_id: i64) -> Instant {
     let now = time::now_ms();
-    let next = (tokens::qr_period(now) + 1) * tokens::QR_PERIOD_MS;
-    Instant::now() + Duration::from_millis((next - now).max(0) as u64 + 50)
+    let wait = (rotation_at(point_id, now) - now).max(0) as u64;
+    Instant::now() + Duration::from_millis(wait)
 }
 
 async fn welcome(state: &AppState, point: &PointRecord) -> Result<ServerMessage, AppError> {
@@ -126,7 +139,7 @@ async fn run(state: AppState, point: PointRecord, hash_at_start: String, mut soc
         }
         Err(_) => false,
     };
-    let mut rotation = next_rotation();
+    let mut rotation = next_rotation(point.id);
     let mut link = state.links().watch(point.id, hash_at_start);
     let mut idle_deadline = Instant::now() + IDLE_TIMEOUT;
     while ok {
@@ -154,7 +167,7 @@ async fn run(state: AppState, point: PointRecord, hash_at_start: String, mut soc
                 break;
             }
             _ = sleep_until(rotation) => {
-                rotation = next_rotation();
+                rotation = next_rotation(point.id);
                 ok = match operator::qr_view(&state, point.id) {
                     Ok(qr) => send(&mut socket, &ServerMessage::Qr(qr)).await,
                     Err(_) => true,
@@ -274,5 +287,31 @@ async fn handle(
             },
             Err(e) => error_message(req.id, e),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consoles_take_new_codes_spread_over_the_start_of_the_next_period() {
+        let now = 1_795_000_012_345;
+        let next_start = (tokens::qr_period(now) + 1) * tokens::QR_PERIOD_MS;
+        let mut per_second = [0; 5];
+        for point_id in 1..=1_000 {
+            let at = rotation_at(point_id, now);
+            assert!(
+                (next_start + 50..next_start + 50 + ROTATION_SPREAD_MS).contains(&at),
+                "point {point_id} at {at}"
+            );
+            // The same moment in every period, whenever it is asked.
+            assert_eq!(rotation_at(point_id, at), at + tokens::QR_PERIOD_MS);
+            per_second[((at - next_start - 50) / 1_000) as usize] += 1;
+        }
+        assert!(
+            per_second.iter().all(|n| (150..=250).contains(n)),
+            "{per_second:?}"
+        );
     }
 }
