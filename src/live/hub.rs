@@ -71,12 +71,14 @@ impl Default for LiveHub {
     fn default() -> Self {
         LiveHub {
             runtime: live_thread(),
-            // Batches, not check-ins: 4,096 of them is eight seconds of
+            // Batches, not check-ins: 16,384 of them is half a minute of
             // 64 HTTP clients' check-ins at 30,000 a second (a burst's
-            // batches are larger). A follower that falls further behind
-            // reloads its tally from the database, which takes seconds at two
-            // million check-ins. One slot per check-in took 19 MB up front.
-            events: broadcast::channel(1 << 12).0,
+            // batches are larger), or five seconds of TV viewers joining
+            // one by one at 3,000 a second. A follower that falls further
+            // behind reloads its tally from the database, which takes
+            // seconds at two million check-ins. One slot per check-in
+            // (262,144) took 19 MB up front; this is under 1 MB.
+            events: broadcast::channel(1 << 14).0,
             outbox: std::sync::OnceLock::new(),
             sessions: tokio::sync::Mutex::new(HashMap::new()),
         }
