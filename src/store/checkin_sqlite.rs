@@ -109,7 +109,7 @@ impl SqliteCheckins {
             // No `RETURNING`: SQLite runs it as a trigger, which makes every
             // insert a statement of its own inside the transaction, copying
             // each page it touches (20–36 KB) to a statement journal in
-            // memory and freeing it again: a quarter of this thread's time
+            // memory and freeing it again: a fifth of this thread's time
             // went to the copies and to glibc returning the freed memory to
             // the system (madvise) each time. The new row's id is the
             // connection's last insert rowid instead.
